@@ -1,0 +1,131 @@
+"""The built-in checks. Each one has a fault mode of the reference endpoint that it catches
+(``infercheck.serve._faults``) and a self-test proving it (``tests/test_faults.py``)."""
+
+from __future__ import annotations
+
+import json
+
+from . import _schemas
+from ._cases import Case
+from ._checks import Context, check, fail, skip
+from ._exchange import Exchange
+
+ERROR_SCHEMA = "openai/error.json"
+_MAX_LISTED = 5
+
+
+def _excerpt(body: bytes, limit: int = 300) -> str:
+    text = body.decode("utf-8", errors="replace")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _is_success(status: int) -> bool:
+    return 200 <= status < 300
+
+
+@check(
+    "status-code",
+    title="HTTP status is the one the contract gives",
+    severity="critical",
+    needs_response=False,
+)
+def status_code(case: Case, ex: Exchange, ctx: Context) -> None:
+    if ex.response is None:
+        fail(f"no response: {ex.error}", expected=list(case.status), received=None)
+    if ex.response.status not in case.status:
+        want = " or ".join(map(str, case.status))
+        fail(
+            f"{case.method} {case.path} answered {ex.response.status}, expected {want}",
+            expected=list(case.status),
+            received={"status": ex.response.status, "body": _excerpt(ex.response.body)},
+        )
+
+
+@check("content-type", title="Content-Type matches the body", severity="high")
+def content_type(case: Case, ex: Exchange, ctx: Context) -> None:
+    response = ex.response
+    if case.stream and _is_success(response.status):
+        expected = "text/event-stream"
+    else:
+        expected = "application/json"
+    if response.media_type != expected:
+        fail(
+            f"Content-Type is {response.content_type or 'missing'!r}, expected {expected}",
+            expected=expected,
+            received=response.content_type or None,
+        )
+
+
+@check(
+    "response-schema",
+    title="Response body validates against its schema",
+    severity="high",
+    applies=lambda case: case.schema is not None or not case.expects_success,
+)
+def response_schema(case: Case, ex: Exchange, ctx: Context) -> None:
+    response = ex.response
+    if _is_success(response.status):
+        if case.schema is None:
+            skip(f"answered {response.status} where an error was expected; see status-code")
+        name = case.schema
+    else:
+        name = ERROR_SCHEMA
+    try:
+        body = response.json()
+    except ValueError:
+        fail(
+            f"body is not JSON, expected a document matching {name}",
+            expected=name,
+            received=_excerpt(response.body),
+        )
+    problems = _schemas.errors(name, body)
+    if problems:
+        fail(
+            f"body does not match {name}: " + "; ".join(problems[:_MAX_LISTED])
+            + (f" (+{len(problems) - _MAX_LISTED} more)" if len(problems) > _MAX_LISTED else ""),
+            expected=name,
+            received=body,
+        )
+
+
+@check(
+    "stream-chunk-schema",
+    title="Every streamed event is JSON matching the chunk schema",
+    severity="high",
+    applies=lambda case: case.stream and case.chunk_schema is not None,
+)
+def stream_chunk_schema(case: Case, ex: Exchange, ctx: Context) -> None:
+    response = ex.response
+    if not _is_success(response.status):
+        skip(f"answered {response.status}, no stream to check; see status-code")
+    events = [e for e in response.sse().events if e.data != "[DONE]"]
+    if not events:
+        fail("the stream carried no data events", expected=case.chunk_schema, received=_excerpt(response.body))
+    problems: dict[str, list[int]] = {}  # problem -> the events that have it
+    bad_event = None
+    for number, event in enumerate(events, start=1):
+        try:
+            chunk = json.loads(event.data)
+        except ValueError:
+            found = ["data is not JSON"]
+        else:
+            found = _schemas.errors(case.chunk_schema, chunk)[:1]
+        if found:
+            problems.setdefault(found[0], []).append(number)
+            bad_event = bad_event or event.data
+    if problems:
+        broken = sum(len(numbers) for numbers in problems.values())
+        fail(
+            f"{broken} of {len(events)} events break {case.chunk_schema}: "
+            + "; ".join(f"{_numbers(numbers)}: {problem}" for problem, numbers in list(problems.items())[:_MAX_LISTED]),
+            expected=case.chunk_schema,
+            received=bad_event,
+        )
+
+
+def _numbers(numbers: list[int]) -> str:
+    if len(numbers) == 1:
+        return f"event {numbers[0]}"
+    if numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"events {numbers[0]}-{numbers[-1]}"
+    return "events " + ", ".join(map(str, numbers[:8])) + ("..." if len(numbers) > 8 else "")

@@ -1,0 +1,82 @@
+"""Test cases as data: the requests a suite sends, read from ``fixtures/<api>/cases.json``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from ._resources import data_dir
+
+MODEL = "{model}"  # placeholder for the model under test, in paths and bodies
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: cases load once
+class Case:
+    id: str
+    title: str
+    route: str  # e.g. "completions", "chat", "models", "embeddings"
+    method: str
+    path: str  # relative to the base URL, e.g. "/chat/completions"
+    source: str = ""
+    body: Any = None  # a JSON value, sent as application/json
+    raw_body: str | None = None  # sent verbatim instead of ``body`` (invalid JSON and the like)
+    stream: bool = False
+    status: tuple[int, ...] = (200,)
+    schema: str | None = None  # response schema for a 2xx answer
+    chunk_schema: str | None = None  # schema of each SSE data event
+    tags: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def expects_success(self) -> bool:
+        return all(200 <= s < 300 for s in self.status)
+
+    def render_path(self, model: str) -> str:
+        return self.path.replace(MODEL, model)
+
+    def render_body(self, model: str) -> bytes | None:
+        if self.raw_body is not None:
+            return self.raw_body.replace(MODEL, model).encode()
+        if self.body is None:
+            return None
+        return json.dumps(_substitute(self.body, model)).encode()
+
+
+def _substitute(value: Any, model: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(MODEL, model)
+    if isinstance(value, list):
+        return [_substitute(v, model) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, model) for k, v in value.items()}
+    return value
+
+
+def _from_data(data: dict[str, Any]) -> Case:
+    data = dict(data)
+    status = data.pop("status", 200)
+    data["status"] = tuple(status) if isinstance(status, list) else (status,)
+    data["tags"] = frozenset(data.pop("tags", ()))
+    body = data.get("body")
+    if isinstance(body, dict) and body.get("stream") is True:
+        data.setdefault("stream", True)
+    return Case(**data)
+
+
+@cache
+def load(api: str = "openai") -> tuple[Case, ...]:
+    path = data_dir("fixtures") / api / "cases.json"
+    cases = tuple(_from_data(entry) for entry in json.loads(path.read_text(encoding="utf-8"))["cases"])
+    ids = [c.id for c in cases]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise ValueError(f"{path}: duplicate case ids {sorted(duplicates)}")
+    return cases
+
+
+def by_id(case_id: str, api: str = "openai") -> Case:
+    for case in load(api):
+        if case.id == case_id:
+            return case
+    raise KeyError(case_id)

@@ -1,0 +1,207 @@
+"""The pytest plugin (entry point ``pytest11``): options, the shared runner, outcomes, results file.
+
+Settings come from, highest first: the command line (``--infercheck-*``), the
+environment (``INFERCHECK_*``, then ``OPENAI_*``), the ini file
+(``infercheck_*`` keys), the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from . import _engine, _report
+from ._checks import Outcome, Result
+from ._engine import Item, Runner
+from ._target import DEFAULT_TIMEOUT, Target, TargetError, embedded, resolve
+
+# name, environment variables (first set wins), help
+_SETTINGS: dict[str, tuple[tuple[str, ...], str]] = {
+    "base_url": (("INFERCHECK_BASE_URL", "OPENAI_BASE_URL"),
+                 "OpenAI-style base URL including /v1; none: test the embedded reference endpoint"),
+    "api_key": (("INFERCHECK_API_KEY", "OPENAI_API_KEY"), "bearer API key for the target"),
+    "model": (("INFERCHECK_MODEL",), "model to test (default: the first from GET /models)"),
+    "concurrency": (("INFERCHECK_CONCURRENCY",), f"requests in flight at once (default {_engine.DEFAULT_CONCURRENCY})"),
+    "timeout": (("INFERCHECK_TIMEOUT",), f"seconds allowed per request (default {DEFAULT_TIMEOUT:g})"),
+    "json": (("INFERCHECK_JSON",), "write the results document to this path"),
+    "fault": (("INFERCHECK_FAULT",), "plant these comma-separated faults in the embedded reference endpoint"),
+}
+_RESULT = pytest.StashKey[Result]()
+_STATE = pytest.StashKey["State"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("infercheck", "infercheck: conformance of inference endpoints")
+    for name, (env, help) in _SETTINGS.items():
+        flag = "--infercheck-" + name.replace("_", "-")
+        group.addoption(flag, dest="infercheck_" + name, default=None, help=f"{help} [env: {', '.join(env)}]")
+        parser.addini("infercheck_" + name, help)
+
+
+def setting(config: pytest.Config, name: str) -> str | None:
+    value = config.getoption("infercheck_" + name)
+    if value is None:
+        value = next((os.environ[e] for e in _SETTINGS[name][0] if os.environ.get(e)), None)
+    if value is None:
+        value = config.getini("infercheck_" + name) or None
+    return value
+
+
+@dataclass(eq=False)  # registered as a pytest plugin: hashed by identity
+class Preset:
+    """Handed in by ``infercheck run``: the target is already resolved, and the state is read back."""
+
+    target: Target
+    state: State | None = None
+
+
+@dataclass
+class State:
+    config: pytest.Config
+    runner: Runner | None = None
+    stack: ExitStack = field(default_factory=ExitStack)
+
+    @property
+    def results(self) -> list[Result]:
+        return self.runner.results if self.runner else []
+
+    def _number(self, name: str, cast: type, default: Any) -> Any:
+        raw = setting(self.config, name)
+        try:
+            value = cast(raw) if raw is not None else default
+        except ValueError:
+            raise pytest.UsageError(f"infercheck: {name} must be a number, not {raw!r}") from None
+        if value <= 0:
+            raise pytest.UsageError(f"infercheck: {name} must be positive, not {raw!r}")
+        return value
+
+    def target(self) -> Target:
+        preset = next((p for p in self.config.pluginmanager.get_plugins() if isinstance(p, Preset)), None)
+        if preset is not None:
+            preset.state = self
+            return preset.target
+        timeout = self._number("timeout", float, DEFAULT_TIMEOUT)
+        base_url = setting(self.config, "base_url")
+        api_key = setting(self.config, "api_key")
+        faults = tuple(f for f in (setting(self.config, "fault") or "").split(",") if f)
+        if base_url is not None and faults:
+            raise pytest.UsageError("infercheck: faults are planted in the embedded endpoint only; drop --base-url")
+        is_embedded = base_url is None
+        if is_embedded:
+            base_url = self.stack.enter_context(embedded(api_key=api_key, faults=faults))
+        target = resolve(base_url, api_key=api_key, model=setting(self.config, "model"), timeout=timeout)
+        target.embedded = is_embedded
+        return target
+
+    def start(self, items: Iterable[pytest.Item]) -> Runner:
+        if self.runner is None:
+            concurrency = self._number("concurrency", int, _engine.DEFAULT_CONCURRENCY)
+            try:
+                self.runner = Runner(self.target(), concurrency)
+            except (TargetError, ValueError) as exc:
+                pytest.exit(f"infercheck: {exc}", returncode=2)
+            wanted = [i.callspec.params["infercheck_item"].case for i in items
+                      if hasattr(i, "callspec") and "infercheck_item" in i.callspec.params]
+            self.runner.execute(dict.fromkeys(wanted))
+        return self.runner
+
+    def target_info(self) -> dict[str, Any]:
+        target = self.runner.target
+        return {"base_url": target.base_url, "model": target.model, "embedded": target.embedded,
+                "api": "openai", "authenticated": bool(target.api_key)}
+
+
+def conformance(api: str = "openai", *, routes: Iterable[str] | None = None) -> pytest.MarkDecorator:
+    """Parametrize a suite test over every (case, check) pair of ``api`` (and ``routes``)."""
+    return pytest.mark.parametrize("infercheck_item", _engine.items(api, routes=routes), ids=str)
+
+
+class Verifier:
+    def __init__(self, runner: Runner, node: pytest.Item):
+        self.runner, self.node = runner, node
+
+    def verify(self, item: Item) -> Result:
+        result = self.runner.evaluate(item)
+        secrets = self.runner.target.secrets()
+        for name in ("message", "expected", "received", "curl"):
+            setattr(result, name, _report.redact(getattr(result, name), secrets))
+        self.node.stash[_RESULT] = result
+        _allure(result)
+        if result.outcome is Outcome.FAILED:
+            pytest.fail(result.render(), pytrace=False)
+        if result.outcome is Outcome.SKIPPED:
+            pytest.skip(result.message)
+        return result
+
+
+def _allure(result: Result) -> None:
+    try:
+        import allure
+    except ImportError:  # pragma: no cover - allure-pytest is a dependency
+        return
+    allure.dynamic.severity({"critical": "critical", "high": "critical", "medium": "normal", "low": "minor"}
+                            [result.severity])
+    allure.dynamic.label("check", result.check)
+    if result.curl:
+        allure.attach(result.curl, name="curl", attachment_type=allure.attachment_type.TEXT)
+
+
+@pytest.fixture(scope="session")
+def infercheck_runner(request: pytest.FixtureRequest) -> Runner:
+    return request.config.stash[_STATE].start(request.session.items)
+
+
+@pytest.fixture
+def infercheck(request: pytest.FixtureRequest, infercheck_runner: Runner) -> Verifier:
+    return Verifier(infercheck_runner, request.node)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_STATE] = State(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        state.stack.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    report = yield
+    result = item.stash.get(_RESULT, None)
+    if call.when == "call" and result is not None and result.outcome is Outcome.DEVIATION:
+        report.infercheck_deviation = result.message
+    return report
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
+    if getattr(report, "infercheck_deviation", None) is not None:
+        return "deviation", "D", ("DEVIATION", {"yellow": True})
+    return None
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is None or state.runner is None:
+        return
+    stats = state.runner.stats()
+    target = state.runner.target
+    terminalreporter.write_line(
+        f"infercheck: {target.base_url} model={target.model}: {stats['requests']} requests, "
+        f"{stats['completion_tokens']} completion tokens"
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash.get(_STATE, None)
+    path = setting(session.config, "json")
+    if state is None or state.runner is None or not path:
+        return
+    doc = _report.document(target=state.target_info(), results=state.results, stats=state.runner.stats())
+    _report.write(path, doc)

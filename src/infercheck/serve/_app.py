@@ -1,0 +1,356 @@
+"""The reference endpoint's ASGI app (Starlette). Requests are validated with our own request schemas."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from .. import _schemas
+from . import _generator as gen
+from ._faults import check_names
+
+DEFAULT_MODEL = "infercheck-tiny"
+EMBEDDING_DIMENSIONS = 64
+FINGERPRINT = "fp_infercheck"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
+                 param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
+
+
+def create_app(*, api_key: str | None = None, model: str = DEFAULT_MODEL, faults: Iterable[str] = ()) -> Starlette:
+    return _Endpoint(api_key, model, frozenset(check_names(tuple(faults)))).app
+
+
+class _Endpoint:
+    def __init__(self, api_key: str | None, model: str, faults: frozenset[str]):
+        self.api_key, self.model, self.faults = api_key, model, faults
+        self.created = int(time.time())
+        routes = [
+            Route("/health", self.health, methods=["GET"]),
+            Route("/v1/models", self.list_models, methods=["GET"]),
+            Route("/v1/models/{model:path}", self.retrieve_model, methods=["GET"]),
+            Route("/v1/completions", self.completions, methods=["POST"]),
+            Route("/v1/chat/completions", self.chat_completions, methods=["POST"]),
+            Route("/v1/embeddings", self.embeddings, methods=["POST"]),
+        ]
+        self.app = Starlette(
+            routes=routes,
+            exception_handlers={ApiError: self.on_api_error, HTTPException: self.on_http_error, Exception: self.on_crash},
+        )
+
+    # -- responses -----------------------------------------------------------------------------
+
+    def json(self, payload: Any, status: int = 200, *, post: bool = False) -> Response:
+        if post and status == 200 and "status-201" in self.faults:
+            status = 201
+        media = "text/plain" if "json-as-text" in self.faults else "application/json"
+        return JSONResponse(payload, status_code=status, media_type=media)
+
+    def error(self, status: int, message: str, *, type: str = "invalid_request_error",
+              param: str | None = None, code: str | None = None) -> Response:
+        if "error-plain-text" in self.faults:
+            return PlainTextResponse(message, status_code=status)
+        return self.json({"error": {"message": message, "type": type, "param": param, "code": code}}, status)
+
+    async def on_api_error(self, request: Request, exc: ApiError) -> Response:
+        return self.error(exc.status, exc.message, type=exc.type, param=exc.param, code=exc.code)
+
+    async def on_http_error(self, request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            return self.error(404, f"Unknown request URL: {request.method} {request.url.path}.", code="unknown_url")
+        if exc.status_code == 405:
+            return self.error(405, f"Method {request.method} is not allowed for {request.url.path}.",
+                              code="method_not_allowed")
+        return self.error(exc.status_code, str(exc.detail))
+
+    async def on_crash(self, request: Request, exc: Exception) -> Response:
+        return self.error(500, f"internal error: {type(exc).__name__}", type="server_error")
+
+    def stream(self, events: Iterable[dict[str, Any]]) -> Response:
+        faults = self.faults
+
+        async def body() -> AsyncIterator[bytes]:
+            for number, event in enumerate(events, start=1):
+                data = "this is not JSON" if number == 2 and "stream-not-json" in faults else json.dumps(event)
+                yield f"data: {data}\n\n".encode()
+            yield b"data: [DONE]\n\n"
+
+        media = "application/json" if "stream-as-json" in faults else "text/event-stream"
+        status = 201 if "status-201" in faults else 200
+        return StreamingResponse(body(), status_code=status, media_type=media,
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    # -- request handling --------------------------------------------------------------------------
+
+    def authorize(self, request: Request) -> None:
+        if not self.api_key:
+            return
+        header = request.headers.get("authorization", "")
+        if not header:
+            raise ApiError(401, "Missing bearer authentication in header: send 'Authorization: Bearer <key>'.",
+                           code="invalid_api_key")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or token.strip() != self.api_key:
+            raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
+
+    async def parse(self, request: Request, schema: str) -> dict[str, Any]:
+        self.authorize(request)
+        raw = await request.body()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise ApiError(400, "We could not parse the JSON body of your request: it is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, f"The request body must be a JSON object, not {type(body).__name__}.")
+        problem = _schemas.first_error(schema, body)
+        if problem is not None:
+            raise ApiError(400, f"Invalid request: {_schemas.describe(problem)}", param=_param(problem),
+                           code="invalid_value" if problem.validator != "required" else "missing_required_parameter")
+        if body["model"] != self.model and "unknown-model-200" not in self.faults:
+            raise ApiError(404, f"The model `{body['model']}` does not exist or you do not have access to it.",
+                           param="model", code="model_not_found")
+        return body
+
+    # -- routes --------------------------------------------------------------------------------------
+
+    async def health(self, request: Request) -> Response:
+        return Response(status_code=200)
+
+    def model_card(self) -> dict[str, Any]:
+        return {"id": self.model, "object": "model", "created": self.created, "owned_by": "infercheck"}
+
+    async def list_models(self, request: Request) -> Response:
+        self.authorize(request)
+        payload: dict[str, Any] = {"object": "list", "data": [self.model_card()]}
+        if "models-no-object" in self.faults:
+            del payload["object"]
+        return self.json(payload)
+
+    async def retrieve_model(self, request: Request) -> Response:
+        self.authorize(request)
+        name = request.path_params["model"]
+        if name != self.model:
+            raise ApiError(404, f"The model `{name}` does not exist or you do not have access to it.",
+                           param="model", code="model_not_found")
+        return self.json(self.model_card())
+
+    def envelope(self, prefix: str, obj: str) -> dict[str, Any]:
+        return {"id": f"{prefix}-{uuid.uuid4().hex}", "object": obj, "created": int(time.time()),
+                "model": self.model, "system_fingerprint": FINGERPRINT}
+
+    async def completions(self, request: Request) -> Response:
+        body = await self.parse(request, "openai/completion-request.json")
+        prompts = _prompts(body["prompt"])
+        n = body.get("n") or 1
+        if body.get("best_of") is not None and body["best_of"] < n:
+            raise ApiError(400, "best_of must be greater than or equal to n.", param="best_of")
+        max_tokens = body["max_tokens"] if body.get("max_tokens") is not None else 16
+        prompt_tokens = sum(gen.count_tokens(p) for p in prompts)
+        _check_context(max(gen.count_tokens(p) for p in prompts), max_tokens, "prompt")
+        k = body.get("logprobs")
+        echo = bool(body.get("echo"))
+        runs = []
+        for p_index, prompt in enumerate(prompts):
+            text = prompt if isinstance(prompt, str) else " ".join(map(str, prompt))
+            for j in range(n):
+                g = gen.generate(text, max_tokens=max_tokens, temperature=_temperature(body), seed=body.get("seed"),
+                                 index=j, stop=_stops(body), top_logprobs=k or 0)
+                runs.append((p_index * n + j, text, g))
+        usage = _usage(prompt_tokens, sum(g.count for _, _, g in runs))
+        head = self.envelope("cmpl", "text_completion")
+        if body.get("stream"):
+            return self.stream(self.completion_chunks(head, runs, echo, k, usage, _include_usage(body)))
+        choices = []
+        for index, text, g in runs:
+            out = (text if echo else "") + g.text
+            choice: dict[str, Any] = {"text": out, "index": index,
+                                      "logprobs": _completion_logprobs(text, g, k, echo) if k is not None else None,
+                                      "finish_reason": g.finish_reason}
+            if "completion-message" in self.faults:
+                choice["message"] = {"role": "assistant", "content": choice.pop("text")}
+            choices.append(choice)
+        return self.json({**head, "choices": choices, "usage": usage}, post=True)
+
+    def completion_chunks(self, head, runs, echo, k, usage, include_usage) -> Iterable[dict[str, Any]]:
+        extra = {"usage": None} if include_usage else {}
+        pieces = []
+        for index, text, g in runs:
+            steps = [(text, None)] if echo else []
+            steps += [(tok, i) for i, tok in enumerate(g.tokens)]
+            pieces.append((index, text, g, steps))
+        for step in range(max((len(p[3]) for p in pieces), default=0)):
+            for index, text, g, steps in pieces:
+                if step < len(steps):
+                    tok, i = steps[step]
+                    lp = _completion_logprobs(text, g, k, False, only=i) if k is not None and i is not None else None
+                    yield {**head, "choices": [{"text": tok, "index": index, "logprobs": lp, "finish_reason": None}],
+                           **extra}
+        for index, _, g, _ in pieces:
+            yield {**head, "choices": [{"text": "", "index": index, "logprobs": None, "finish_reason": g.finish_reason}],
+                   **extra}
+        if include_usage:
+            yield {**head, "choices": [], "usage": usage}
+
+    async def chat_completions(self, request: Request) -> Response:
+        body = await self.parse(request, "openai/chat-request.json")
+        if body.get("top_logprobs") is not None and not body.get("logprobs"):
+            raise ApiError(400, "top_logprobs requires logprobs to be true.", param="top_logprobs")
+        n = body.get("n") or 1
+        limit = body.get("max_completion_tokens")
+        limit = limit if limit is not None else body.get("max_tokens")
+        prompt = "\n".join(f"{m['role']}: {_content_text(m.get('content'))}" for m in body["messages"])
+        prompt_tokens = gen.count_tokens(prompt) + 3 * len(body["messages"])
+        _check_context(prompt_tokens, limit or 0, "messages")
+        if limit is None:
+            limit = gen.CONTEXT_LENGTH - prompt_tokens
+        top = body.get("top_logprobs") or 0
+        logprobs = bool(body.get("logprobs"))
+        runs = [gen.generate(prompt, max_tokens=limit, temperature=_temperature(body), seed=body.get("seed"),
+                             index=j, stop=_stops(body), top_logprobs=top, lead="") for j in range(n)]
+        usage = _usage(prompt_tokens, sum(g.count for g in runs))
+        if body.get("stream"):
+            head = self.envelope("chatcmpl", "chat.completion.chunk")
+            if "stream-chunk-object" in self.faults:
+                head["object"] = "chat.completion"
+            return self.stream(self.chat_chunks(head, runs, logprobs, usage, _include_usage(body)))
+        head = self.envelope("chatcmpl", "chat.completion")
+        choices = [{"index": j, "message": {"role": "assistant", "content": g.text, "refusal": None},
+                    "logprobs": {"content": _chat_logprobs(g), "refusal": None} if logprobs else None,
+                    "finish_reason": g.finish_reason} for j, g in enumerate(runs)]
+        return self.json({**head, "choices": choices, "usage": usage}, post=True)
+
+    def chat_chunks(self, head, runs, logprobs, usage, include_usage) -> Iterable[dict[str, Any]]:
+        extra = {"usage": None} if include_usage else {}
+
+        def chunk(index: int, delta: dict[str, Any], lp: Any = None, finish: str | None = None) -> dict[str, Any]:
+            return {**head, "choices": [{"index": index, "delta": delta, "logprobs": lp, "finish_reason": finish}],
+                    **extra}
+
+        for j in range(len(runs)):
+            yield chunk(j, {"role": "assistant", "content": ""})
+        for step in range(max(len(g.tokens) for g in runs)):
+            for j, g in enumerate(runs):
+                if step < len(g.tokens):
+                    lp = {"content": _chat_logprobs(g, only=step), "refusal": None} if logprobs else None
+                    yield chunk(j, {"content": g.tokens[step]}, lp)
+        for j, g in enumerate(runs):
+            yield chunk(j, {}, None, g.finish_reason)
+        if include_usage:
+            yield {**head, "choices": [], "usage": usage}
+
+    async def embeddings(self, request: Request) -> Response:
+        body = await self.parse(request, "openai/embedding-request.json")
+        dims = body.get("dimensions") or EMBEDDING_DIMENSIONS
+        if dims > EMBEDDING_DIMENSIONS:
+            raise ApiError(400, f"dimensions must be at most {EMBEDDING_DIMENSIONS} for this model.",
+                           param="dimensions")
+        inputs = _prompts(body["input"])
+        data = []
+        for index, item in enumerate(inputs):
+            vector = gen.embed(item if isinstance(item, str) else " ".join(map(str, item)), dims)
+            if body.get("encoding_format") == "base64":
+                encoded: Any = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
+            else:
+                encoded = vector
+            data.append({"object": "embedding", "index": index, "embedding": encoded})
+        tokens = sum(gen.count_tokens(i) for i in inputs)
+        return self.json({"object": "list", "data": data, "model": self.model,
+                          "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, post=True)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _param(error) -> str | None:
+    path = [str(p) for p in error.absolute_path]
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [name for name in error.validator_value if name not in error.instance]
+        path += missing[:1]
+    return ".".join(path) or None
+
+
+def _prompts(value: Any) -> list[str | list[int]]:
+    """A prompt (or embedding input) as a list of single prompts."""
+    if isinstance(value, str):
+        return [value]
+    if value and all(isinstance(v, int) for v in value):
+        return [value]
+    return list(value)
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, list):
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content or ""
+
+
+def _temperature(body: dict[str, Any]) -> float:
+    value = body.get("temperature")
+    return 1.0 if value is None else float(value)
+
+
+def _stops(body: dict[str, Any]) -> list[str]:
+    stop = body.get("stop")
+    return [stop] if isinstance(stop, str) else list(stop or [])
+
+
+def _include_usage(body: dict[str, Any]) -> bool:
+    return bool((body.get("stream_options") or {}).get("include_usage"))
+
+
+def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens}
+
+
+def _check_context(prompt_tokens: int, max_tokens: int, param: str) -> None:
+    if prompt_tokens + max_tokens > gen.CONTEXT_LENGTH:
+        raise ApiError(400, f"This model's maximum context length is {gen.CONTEXT_LENGTH} tokens; the request asks for "
+                            f"{prompt_tokens} prompt tokens and {max_tokens} completion tokens.",
+                       param=param, code="context_length_exceeded")
+
+
+def _completion_logprobs(prompt: str, g: gen.Generation, k: int, echo: bool, only: int | None = None) -> dict:
+    tokens, values, tops = [], [], []
+    if echo:
+        for i, tok in enumerate(gen.tokenize(prompt)):
+            tokens.append(tok)
+            values.append(None if i == 0 else -1.0)
+            tops.append(None if i == 0 else {tok: -1.0})
+    start = 0 if echo else len(prompt)
+    offsets = []
+    for tok in tokens:
+        offsets.append(start)
+        start += len(tok)
+    for i, tok in enumerate(g.tokens):
+        offsets.append(start)
+        start += len(tok)
+        if only is None or i == only:
+            tokens.append(tok)
+            values.append(g.logprobs[i])
+            tops.append(dict(g.top[i][:k]) if k else {})
+    if only is not None:
+        offsets = [offsets[len(offsets) - len(g.tokens) + only]]
+    return {"tokens": tokens, "token_logprobs": values, "top_logprobs": tops, "text_offset": offsets}
+
+
+def _chat_logprobs(g: gen.Generation, only: int | None = None) -> list[dict[str, Any]]:
+    indices = range(len(g.tokens)) if only is None else [only]
+    return [{"token": g.tokens[i], "logprob": g.logprobs[i], "bytes": list(g.tokens[i].encode()),
+             "top_logprobs": [{"token": t, "logprob": v, "bytes": list(t.encode())} for t, v in g.top[i]]}
+            for i in indices]

@@ -1,0 +1,110 @@
+"""`infercheck run` and `infercheck serve` as a user runs them: exit codes, clear errors, results file."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from infercheck import _schemas
+
+from .test_engine import Recorder, serve
+
+INFERCHECK = [sys.executable, "-m", "infercheck.cli"]
+
+
+def infercheck(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "INFERCHECK_"))}
+    return subprocess.run([*INFERCHECK, *args], capture_output=True, text=True, timeout=120,
+                          env={**clean, **(env or {})}, stdin=subprocess.DEVNULL)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_embedded_default_is_conformant(tmp_path):
+    out = tmp_path / "results.json"
+    proc = infercheck("run", "--json", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "verdict: CONFORMANT" in proc.stdout
+    doc = json.loads(out.read_text())
+    assert _schemas.errors("results.json", doc) == []
+    assert doc["target"]["embedded"] is True
+    assert doc["summary"]["failed"] == 0 and doc["summary"]["passed"] > 0
+    assert doc["summary"]["passed"] == len(doc["results"])
+
+
+def test_a_planted_fault_fails_the_run_with_exit_1(tmp_path):
+    out = tmp_path / "results.json"
+    proc = infercheck("run", "--fault", "completion-message", "--json", str(out))
+    assert proc.returncode == 1
+    assert "NOT CONFORMANT" in proc.stdout and "curl " in proc.stdout
+    failed = [r for r in json.loads(out.read_text())["results"] if r["outcome"] == "failed"]
+    assert {r["check"] for r in failed} == {"response-schema"}
+    assert all("'text' is a required property" in r["message"] for r in failed)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--base-url", "not a url"], "invalid base URL"),
+        (["--base-url", "ftp://example.org/v1"], "invalid base URL"),
+        (["--base-url", f"http://127.0.0.1:{free_port()}/v1"], "cannot reach"),
+        (["--fault", "no-such-fault"], "unknown fault"),
+        (["--concurrency", "0"], "concurrency"),
+        (["--base-url", "http://127.0.0.1:9/v1", "--fault", "json-as-text"], "embedded"),
+    ],
+)
+def test_bad_input_gets_exit_2_and_one_clear_line(args, says):
+    proc = infercheck("run", *args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert says in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_a_target_answering_garbage_is_a_clear_error():
+    recorder = Recorder(delay=0)  # answers {} to everything: no model list
+    with serve(recorder) as url:
+        proc = infercheck("run", "--base-url", url)
+    assert proc.returncode == 2
+    assert "did not list any model" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_live_server_with_key_key_never_printed(tmp_path):
+    port = free_port()
+    server = subprocess.Popen([*INFERCHECK, "serve", "--port", str(port), "--api-key", "sk-live-zzz",
+                               "--fault", "json-as-text"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        out = tmp_path / "r.json"
+        proc = infercheck("run", "--base-url", f"http://127.0.0.1:{port}/v1", "--json", str(out),
+                          env={"INFERCHECK_API_KEY": "sk-live-zzz"})
+        wrong = infercheck("run", "--base-url", f"http://127.0.0.1:{port}/v1", "--api-key", "sk-wrong")
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    failed = {r["check"] for r in json.loads(out.read_text())["results"] if r["outcome"] == "failed"}
+    assert failed == {"content-type"}
+    everything = proc.stdout + proc.stderr + out.read_text()
+    assert "sk-live-zzz" not in everything and "Bearer [REDACTED]" in everything
+    assert wrong.returncode == 2 and "refused" in wrong.stderr
+
+
+def test_serve_lists_faults_and_checks_are_listed():
+    assert "completion-message" in infercheck("serve", "--list-faults").stdout
+    assert "stream-chunk-schema" in infercheck("checks").stdout

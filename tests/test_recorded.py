@@ -1,0 +1,40 @@
+"""Checks over recorded exchanges: the seed document's documented response is rejected."""
+
+from __future__ import annotations
+
+import json
+
+from infercheck import Exchange, Outcome, Request, Response, registry
+from infercheck._cases import by_id
+from infercheck._checks import Context, evaluate
+
+from .conftest import ROOT
+
+RECORDED = ROOT / "fixtures" / "openai" / "recorded"
+
+
+def _exchange(name: str, case_id: str) -> Exchange:
+    data = json.loads((RECORDED / name).read_text())
+    req, resp = data["request"], data["response"]
+    request = Request(req["method"], "https://inference.example" + req["path"],
+                      {"Authorization": "Bearer 4279eecf-bb20-4c58-9745-f18fd1e764bb"},
+                      json.dumps(req["body"]).encode())
+    response = Response(resp["status"], resp["headers"], json.dumps(resp["body"]).encode(), 0.1)
+    return Exchange(case_id, request, response)
+
+
+def test_the_flexai_documented_response_is_rejected_for_lacking_text():
+    exchange = _exchange("flexai-completion.json", "completions.flexai-seed")
+    result = evaluate(registry()["response-schema"], by_id("completions.flexai-seed"), exchange,
+                      Context("https://inference.example/v1", "TinyLlama/TinyLlama-1.1B-Chat-v1.0"))
+    assert result.outcome is Outcome.FAILED
+    assert "$.choices[0]: 'text' is a required property" in result.message
+    assert "4279eecf" not in result.curl and "[REDACTED]" in result.curl
+
+
+def test_the_flexai_response_passes_status_and_content_type():
+    """It is off the contract in its body only: the other checks must not false-alarm."""
+    exchange = _exchange("flexai-completion.json", "completions.flexai-seed")
+    ctx = Context("https://inference.example/v1", "m")
+    for check_id in ("status-code", "content-type"):
+        assert evaluate(registry()[check_id], by_id("completions.flexai-seed"), exchange, ctx).outcome is Outcome.PASSED

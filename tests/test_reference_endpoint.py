@@ -1,0 +1,108 @@
+"""The reference endpoint speaks the contract: driven by the real `openai` Python client."""
+
+from __future__ import annotations
+
+import base64
+import struct
+
+import pytest
+
+openai = pytest.importorskip("openai")
+
+MODEL = "infercheck-tiny"
+
+
+@pytest.fixture(scope="module")
+def client(keyed_url):
+    return openai.OpenAI(base_url=keyed_url, api_key="sk-test-secret", max_retries=0, timeout=10)
+
+
+def test_models(client):
+    assert [m.id for m in client.models.list()] == [MODEL]
+    assert client.models.retrieve(MODEL).owned_by == "infercheck"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("nope")
+
+
+def test_completion_with_max_tokens_echo_and_logprobs(client):
+    c = client.completions.create(model=MODEL, prompt="Say this is a test", max_tokens=7, temperature=0,
+                                  echo=True, logprobs=2)
+    (choice,) = c.choices
+    assert choice.text.startswith("Say this is a test") and choice.finish_reason == "length"
+    assert c.usage.completion_tokens == 7 and c.usage.total_tokens == c.usage.prompt_tokens + 7
+    assert len(choice.logprobs.tokens) == len(choice.logprobs.token_logprobs) == len(choice.logprobs.text_offset)
+    assert "".join(choice.logprobs.tokens) == choice.text
+
+
+def test_temperature_zero_and_seed_are_deterministic(client):
+    def text(**kw):
+        return client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}],
+                                              max_tokens=12, **kw).choices[0].message.content
+    assert text(temperature=0) == text(temperature=0)
+    assert text(temperature=1, seed=42) == text(temperature=1, seed=42)
+
+
+def test_n_choices_and_stop(client):
+    c = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}], n=3, seed=1,
+                                       max_tokens=40)
+    assert sorted(ch.index for ch in c.choices) == [0, 1, 2]
+    full = client.completions.create(model=MODEL, prompt="stop test", max_tokens=40, temperature=0).choices[0].text
+    stop = full[8:12]
+    cut = client.completions.create(model=MODEL, prompt="stop test", max_tokens=40, temperature=0, stop=[stop])
+    assert stop not in cut.choices[0].text and cut.choices[0].finish_reason == "stop"
+    assert full.startswith(cut.choices[0].text)
+
+
+def test_chat_stream_with_usage_matches_the_non_streamed_answer(client):
+    kwargs = dict(model=MODEL, messages=[{"role": "user", "content": "Count"}], max_tokens=10, temperature=0)
+    whole = client.chat.completions.create(**kwargs)
+    chunks = list(client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True}))
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert all(ch.usage is None for ch in chunks[:-1])
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+    text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+    assert text == whole.choices[0].message.content
+    assert [ch.choices[0].finish_reason for ch in chunks if ch.choices][-1] == whole.choices[0].finish_reason
+
+
+def test_completion_stream(client):
+    chunks = list(client.completions.create(model=MODEL, prompt="x", max_tokens=5, temperature=0, stream=True))
+    assert "".join(c.choices[0].text for c in chunks) == \
+        client.completions.create(model=MODEL, prompt="x", max_tokens=5, temperature=0).choices[0].text
+
+
+def test_embeddings_float_and_base64(client):
+    floats = client.embeddings.create(model=MODEL, input=["a", "b"], encoding_format="float")
+    assert [d.index for d in floats.data] == [0, 1] and len(floats.data[0].embedding) == 64
+    raw = client.embeddings.with_raw_response.create(model=MODEL, input="a", encoding_format="base64").http_response.json()
+    decoded = struct.unpack("<64f", base64.b64decode(raw["data"][0]["embedding"]))
+    assert decoded == pytest.approx(floats.data[0].embedding, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(temperature=5), dict(top_p=2), dict(n=0), dict(max_tokens=-1), dict(top_logprobs=3),
+     dict(stream_options={"include_usage": True}), dict(messages=[])],
+    ids=lambda kw: ",".join(kw),
+)
+def test_bad_requests_get_400_with_the_envelope(client, kwargs):
+    request = {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], **kwargs}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(**request)
+    assert caught.value.status_code == 400
+    assert set(caught.value.body) >= {"message", "type", "param", "code"}
+
+
+def test_unknown_model_and_missing_key(client, keyed_url):
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.chat.completions.create(model="gpt-nope", messages=[{"role": "user", "content": "Hi"}])
+    assert caught.value.body["code"] == "model_not_found"
+    keyless = openai.OpenAI(base_url=keyed_url, api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        keyless.models.list()
+
+
+def test_context_length_is_enforced(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.completions.create(model=MODEL, prompt="x", max_tokens=100_000)
+    assert caught.value.body["code"] == "context_length_exceeded"

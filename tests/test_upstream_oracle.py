@@ -1,0 +1,113 @@
+"""Our schemas against the upstream OpenAI OpenAPI document (../shared/upstream/openai-openapi).
+
+Every request and response example the upstream document gives for the operations we
+cover must validate against our schema. Examples that cannot are listed in EXCEPTIONS
+with the reason, and the test proves each exception is still needed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import pytest
+
+from infercheck import _schemas
+
+from .conftest import SHARED
+
+yaml = pytest.importorskip("yaml")
+OPENAPI = SHARED / "upstream" / "openai-openapi" / "openapi.yaml"
+
+OPERATIONS = {
+    ("/completions", "post"): ("openai/completion-request.json", "openai/completion-response.json",
+                               "openai/completion-chunk.json"),
+    ("/chat/completions", "post"): ("openai/chat-request.json", "openai/chat-response.json", "openai/chat-chunk.json"),
+    ("/models", "get"): (None, "openai/model-list.json", None),
+    ("/models/{model}", "get"): (None, "openai/model.json", None),
+    ("/embeddings", "post"): ("openai/embedding-request.json", "openai/embedding-response.json", None),
+}
+COMPONENT_EXAMPLES = {
+    "CreateCompletionResponse": "openai/completion-response.json",
+    "CreateChatCompletionResponse": "openai/chat-response.json",
+    "CreateChatCompletionStreamResponse": "openai/chat-chunk.json",
+    "Model": "openai/model.json",
+}
+# example id -> why it cannot be validated. Each must still fail to parse (see the last test).
+EXCEPTIONS = {
+    "POST /completions 'Streaming' response": "not JSON: a comma is missing after \"model\" and one trails the object",
+    "GET /models response": "not JSON: a trailing comma after the last model",
+    "POST /embeddings response": "not JSON: the vector is elided with '....' and has a trailing comma",
+}
+
+
+@dataclass
+class Example:
+    id: str
+    schema: str
+    text: str
+    many: bool = False  # a stream: JSON documents separated by blank lines, '....' elisions
+
+
+def _curl_body(curl: str) -> str | None:
+    match = re.search(r"-d '(.*?)'", curl, re.S)
+    return match.group(1) if match else None
+
+
+def _examples() -> list[Example]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    document = yaml.load(OPENAPI.read_text(), Loader=loader)  # noqa: S506 (a safe loader)
+    found = []
+    for (path, method), (request_schema, response_schema, chunk_schema) in OPERATIONS.items():
+        meta = document["paths"][path][method]["x-oaiMeta"]["examples"]
+        for example in meta if isinstance(meta, list) else [meta]:
+            label = f"{method.upper()} {path}" + (f" {example['title']!r}" if example.get("title") else "")
+            body = _curl_body(example["request"]["curl"])
+            streamed = False
+            if body is not None and request_schema:
+                found.append(Example(f"{label} request", request_schema, body))
+                streamed = '"stream": true' in body
+            if example.get("response"):
+                if streamed and chunk_schema:
+                    found.append(Example(f"{label} response", chunk_schema, example["response"], many=True))
+                else:
+                    found.append(Example(f"{label} response", response_schema, example["response"]))
+    components = document["components"]["schemas"]
+    for name, schema in COMPONENT_EXAMPLES.items():
+        text = components[name]["x-oaiMeta"]["example"]
+        found.append(Example(f"component {name} example", schema, text, "\n\n{" in text))
+    return found
+
+
+EXAMPLES = _examples()
+
+
+def _documents(example: Example) -> list:
+    if not example.many:
+        return [json.loads(example.text)]
+    parts = [p.strip() for p in example.text.split("\n\n")]
+    return [json.loads(p) for p in parts if p and p.strip(".") != ""]
+
+
+def test_the_oracle_found_the_examples():
+    ids = {e.id for e in EXAMPLES}
+    assert len(EXAMPLES) >= 15
+    assert "POST /chat/completions 'Default' request" in ids
+    assert "POST /chat/completions 'Streaming' response" in ids
+    assert set(EXCEPTIONS) <= ids, "an exception names an example that no longer exists"
+
+
+@pytest.mark.parametrize("example", [e for e in EXAMPLES if e.id not in EXCEPTIONS], ids=lambda e: e.id)
+def test_upstream_example_validates_against_our_schema(example: Example):
+    documents = _documents(example)
+    assert documents
+    for document in documents:
+        assert _schemas.errors(example.schema, document) == [], example.schema
+
+
+@pytest.mark.parametrize("example_id", sorted(EXCEPTIONS))
+def test_exceptions_are_still_needed(example_id: str):
+    example = next(e for e in EXAMPLES if e.id == example_id)
+    with pytest.raises(ValueError):
+        _documents(example)
