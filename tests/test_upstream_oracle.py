@@ -8,6 +8,7 @@ with the reason, and the test proves each exception is still needed.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 
@@ -19,6 +20,10 @@ from .conftest import SHARED
 
 yaml = pytest.importorskip("yaml")
 OPENAPI = SHARED / "upstream" / "openai-openapi" / "openapi.yaml"
+if not OPENAPI.is_file():
+    if os.environ.get("CI") == "true":  # CI has ../shared beside the clone: its absence is an error there
+        raise FileNotFoundError(f"the upstream oracle is missing: {OPENAPI}")
+    pytest.skip(f"upstream oracle not found at {OPENAPI} (../shared beside the checkout)", allow_module_level=True)
 
 OPERATIONS = {
     ("/completions", "post"): ("openai/completion-request.json", "openai/completion-response.json",
