@@ -108,3 +108,16 @@ def test_live_server_with_key_key_never_printed(tmp_path):
 def test_serve_lists_faults_and_checks_are_listed():
     assert "completion-message" in infercheck("serve", "--list-faults").stdout
     assert "stream-chunk-schema" in infercheck("checks").stdout
+
+
+def test_ci_reports_junit_and_allure(tmp_path):
+    junit, allure_dir = tmp_path / "junit.xml", tmp_path / "allure"
+    proc = infercheck("run", "--fault", "status-201", "-k", "completions.documented", "--junit", str(junit),
+                      "--allure", str(allure_dir))
+    assert proc.returncode == 1
+    xml = junit.read_text()
+    assert 'failures="2"' in xml  # the documented request and its streamed twin both answer 201
+    assert "completions.documented/status-code" in xml and "completions.documented-stream/status-code" in xml
+    results = [json.loads(p.read_text()) for p in allure_dir.glob("*-result.json")]
+    failed = [r for r in results if r["status"] == "failed"]
+    assert len(failed) == 2 and all(any(a["name"] == "curl" for a in r["attachments"]) for r in failed)

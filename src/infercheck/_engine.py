@@ -14,7 +14,7 @@ from . import _cases, _checks
 from ._cases import Case
 from ._checks import Check, Context, Result
 from ._exchange import Exchange, Request
-from ._target import Target
+from ._target import Target, client_timeout
 from ._transport import send_async
 
 DEFAULT_CONCURRENCY = 8
@@ -93,7 +93,7 @@ class Runner:
 
     async def _send_all(self, pending: dict[tuple, list[Case]]) -> None:
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        timeout = httpx.Timeout(self.target.timeout, connect=min(self.target.timeout, 10.0))
+        timeout = client_timeout(self.target.timeout)
         gate = asyncio.Semaphore(self.concurrency)
         async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
 

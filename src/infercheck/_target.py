@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from ._exchange import Exchange, Request
-from ._transport import send
+from ._transport import send_async
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -59,9 +60,7 @@ def resolve(
 ) -> Target:
     """Check the target answers ``GET /models`` and pick the model (the first listed when none is given)."""
     target = Target(normalise_base_url(base_url), api_key or None, model or None, timeout)
-    request = Request("GET", target.url("/models"), target.headers())
-    with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0))) as client:
-        exchange = send(client, "models.list", request, deadline=timeout)
+    exchange = asyncio.run(_discover(target))
     target.discovery.append(exchange)
     if exchange.response is None:
         raise TargetError(f"cannot reach {target.base_url}: {exchange.error}")
@@ -85,6 +84,17 @@ def resolve(
             " give the model with --model"
         ) from None
     return target
+
+
+async def _discover(target: Target) -> Exchange:
+    request = Request("GET", target.url("/models"), target.headers())
+    async with httpx.AsyncClient(timeout=client_timeout(target.timeout)) as client:
+        return await send_async(client, "models.list", request, deadline=target.timeout)
+
+
+def client_timeout(seconds: float) -> httpx.Timeout:
+    """Per-request timeouts: connecting gets at most 10 s of the budget."""
+    return httpx.Timeout(seconds, connect=min(seconds, 10.0))
 
 
 @contextmanager

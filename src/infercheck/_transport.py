@@ -1,4 +1,4 @@
-"""Sending one request and recording the exchange, sync or async, always under a deadline."""
+"""Sending one request and recording the exchange, always under a deadline."""
 
 from __future__ import annotations
 
@@ -15,27 +15,7 @@ def _describe(exc: Exception, deadline: float) -> str:
         return f"timed out after {deadline:g}s"
     if isinstance(exc, httpx.ConnectError):
         return f"connection failed ({exc or type(exc).__name__})"
-    if isinstance(exc, httpx.HTTPError):
-        return f"{type(exc).__name__}: {exc}"
     return f"{type(exc).__name__}: {exc}"
-
-
-def send(client: httpx.Client, case_id: str, request: Request, *, deadline: float, stream: bool = False) -> Exchange:
-    exchange = Exchange(case_id, request, stream=stream)
-    start = time.perf_counter()
-    try:
-        with client.stream(request.method, request.url, headers=request.headers, content=request.body) as r:
-            body = bytearray()
-            first = None
-            for chunk in r.iter_bytes():
-                first = first if first is not None else time.perf_counter() - start
-                body += chunk
-                if time.perf_counter() - start > deadline:
-                    raise TimeoutError
-            exchange.response = Response(r.status_code, dict(r.headers), bytes(body), time.perf_counter() - start, first)
-    except Exception as exc:  # every transport failure becomes a recorded error, never a traceback
-        exchange.error = _describe(exc, deadline)
-    return exchange
 
 
 async def send_async(
