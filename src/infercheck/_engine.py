@@ -14,8 +14,8 @@ from . import _cases, _checks
 from ._cases import Case
 from ._checks import Check, Context, Result
 from ._exchange import Exchange, Request
-from ._target import Target, client_timeout
-from ._transport import send_async
+from ._target import Target
+from ._transport import client_timeout, send_async
 
 DEFAULT_CONCURRENCY = 8
 

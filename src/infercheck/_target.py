@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from ._exchange import Exchange, Request
-from ._transport import send_async
+from ._transport import client_timeout, send_async
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -90,11 +90,6 @@ async def _discover(target: Target) -> Exchange:
     request = Request("GET", target.url("/models"), target.headers())
     async with httpx.AsyncClient(timeout=client_timeout(target.timeout)) as client:
         return await send_async(client, "models.list", request, deadline=target.timeout)
-
-
-def client_timeout(seconds: float) -> httpx.Timeout:
-    """Per-request timeouts: connecting gets at most 10 s of the budget."""
-    return httpx.Timeout(seconds, connect=min(seconds, 10.0))
 
 
 @contextmanager

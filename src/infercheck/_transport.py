@@ -10,6 +10,11 @@ import httpx
 from ._exchange import Exchange, Request, Response
 
 
+def client_timeout(seconds: float) -> httpx.Timeout:
+    """Per-request timeouts: connecting gets at most 10 s of the budget."""
+    return httpx.Timeout(seconds, connect=min(seconds, 10.0))
+
+
 def _describe(exc: Exception, deadline: float) -> str:
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         return f"timed out after {deadline:g}s"
