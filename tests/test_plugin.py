@@ -20,13 +20,15 @@ def suite(pytester: pytest.Pytester):
 def test_the_suite_passes_against_the_embedded_default(pytester, suite, monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     result = pytester.runpytest_inprocess(suite, "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=36)
-    result.stdout.fnmatch_lines(["infercheck: http://127.0.0.1:*/v1 model=infercheck-tiny: 12 requests*"])
+    outcomes = result.parseoutcomes()
+    assert result.ret == 0 and outcomes["passed"] > 250 and "failed" not in outcomes
+    # no key given: the two authentication cases are not sent
+    result.stdout.fnmatch_lines(["infercheck: http://127.0.0.1:*/v1 model=infercheck-tiny: 39 requests*"])
 
 
 def test_failures_carry_check_expected_received_and_curl(pytester, suite):
     result = pytester.runpytest_inprocess(suite, "--infercheck-fault", "stream-chunk-object")
-    result.assert_outcomes(passed=34, failed=2)
+    assert result.parseoutcomes()["failed"] == 3  # the three streamed chat cases
     result.stdout.fnmatch_lines([
         "*[[]high[]] stream-chunk-schema: Every streamed event is JSON matching the chunk schema*",
         "*expected: openai/chat-chunk.json*",
@@ -40,7 +42,7 @@ def test_precedence_cli_over_env_over_ini(pytester, suite, monkeypatch, referenc
     pytester.makeini(f"[pytest]\ninfercheck_base_url = http://127.0.0.1:9/v1\ninfercheck_json = {out}\n")
     monkeypatch.setenv("INFERCHECK_BASE_URL", reference_url)
     result = pytester.runpytest_inprocess(suite, "-k", "models")
-    result.assert_outcomes(passed=6)  # env beat the unreachable ini URL
+    assert result.ret == 0 and result.parseoutcomes()["passed"] >= 6  # env beat the unreachable ini URL
     assert json.loads(out.read_text())["target"]["base_url"] == reference_url
     result = pytester.runpytest_inprocess(suite, "-k", "models", "--infercheck-base-url", "http://127.0.0.1:9/v1")
     assert result.ret == 2  # the command line beat the environment

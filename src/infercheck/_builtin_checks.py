@@ -7,7 +7,7 @@ import json
 
 from . import _schemas
 from ._cases import Case
-from ._checks import Context, check, fail, skip
+from ._checks import Context, Problem, check, fail, skip
 from ._exchange import Exchange
 
 ERROR_SCHEMA = "openai/error.json"
@@ -32,12 +32,13 @@ def _is_success(status: int) -> bool:
 def status_code(case: Case, ex: Exchange, ctx: Context) -> None:
     if ex.response is None:
         fail(f"no response: {ex.error}", expected=list(case.status), received=None)
-    if ex.response.status not in case.status:
+    if not case.accepts(ex.response.status):
         want = " or ".join(map(str, case.status))
         fail(
             f"{case.method} {case.path} answered {ex.response.status}, expected {want}",
             expected=list(case.status),
             received={"status": ex.response.status, "body": _excerpt(ex.response.body)},
+            problems=[Problem("status", "$", ex.response.status)],
         )
 
 
@@ -78,13 +79,15 @@ def response_schema(case: Case, ex: Exchange, ctx: Context) -> None:
             expected=name,
             received=_excerpt(response.body),
         )
-    problems = _schemas.errors(name, body)
-    if problems:
+    violations = _schemas.violations(name, body)
+    if violations:
+        problems = [_schemas.describe(v) for v in violations]
         fail(
             f"body does not match {name}: " + "; ".join(problems[:_MAX_LISTED])
             + (f" (+{len(problems) - _MAX_LISTED} more)" if len(problems) > _MAX_LISTED else ""),
             expected=name,
             received=body,
+            problems=[_schemas.problem(v) for v in violations],
         )
 
 

@@ -23,14 +23,36 @@ class Case:
     body: Any = None  # a JSON value, sent as application/json
     raw_body: str | None = None  # sent verbatim instead of ``body`` (invalid JSON and the like)
     stream: bool = False
-    status: tuple[int, ...] = (200,)
+    status: tuple[int | str, ...] = (200,)  # accepted statuses; "4xx" accepts any client error
     schema: str | None = None  # response schema for a 2xx answer
     chunk_schema: str | None = None  # schema of each SSE data event
     tags: frozenset[str] = field(default_factory=frozenset)
+    twin: str | None = None  # the case this one's answer is compared with (same request, other form)
+    repeat: bool = False  # sent even when an identical request was already sent (determinism, distinct ids)
+    derive: dict[str, str] | None = None  # {"from": case id, "stop": rule}: body completed from another answer
+    auth: str | None = None  # "none" (no Authorization header) or "wrong" (a wrong key)
+    feature: str | None = None  # what the endpoint must support for this case to apply (see profiles)
 
     @property
     def expects_success(self) -> bool:
-        return all(200 <= s < 300 for s in self.status)
+        return all(isinstance(s, int) and 200 <= s < 300 for s in self.status)
+
+    def accepts(self, status: int) -> bool:
+        return any(status == s if isinstance(s, int) else f"{status // 100}xx" == s for s in self.status)
+
+    @property
+    def limit(self) -> int | None:
+        """The completion token limit of the request (max_completion_tokens, else max_tokens)."""
+        body = self.body if isinstance(self.body, dict) else {}
+        for name in ("max_completion_tokens", "max_tokens"):
+            if isinstance(body.get(name), int):
+                return body[name]
+        return None
+
+    @property
+    def n(self) -> int:
+        body = self.body if isinstance(self.body, dict) else {}
+        return body.get("n") if isinstance(body.get("n"), int) else 1
 
     def render_path(self, model: str) -> str:
         return self.path.replace(MODEL, model)
@@ -58,6 +80,7 @@ def _from_data(data: dict[str, Any]) -> Case:
     status = data.pop("status", 200)
     data["status"] = tuple(status) if isinstance(status, list) else (status,)
     data["tags"] = frozenset(data.pop("tags", ()))
+    data.pop("$comment", None)
     body = data.get("body")
     if isinstance(body, dict) and body.get("stream") is True:
         data.setdefault("stream", True)
@@ -72,6 +95,10 @@ def load(api: str = "openai") -> tuple[Case, ...]:
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
         raise ValueError(f"{path}: duplicate case ids {sorted(duplicates)}")
+    for case in cases:
+        for ref in (case.twin, (case.derive or {}).get("from")):
+            if ref is not None and ref not in ids:
+                raise ValueError(f"{path}: case {case.id} refers to unknown case {ref!r}")
     return cases
 
 

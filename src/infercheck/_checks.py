@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._cases import Case
 from ._exchange import Exchange
+
+if TYPE_CHECKING:
+    from ._profiles import Allowance, Profile
 
 SEVERITIES = ("critical", "high", "medium", "low")
 
@@ -26,14 +29,24 @@ class Outcome(str, enum.Enum):
     SKIPPED = "skipped"
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One thing a check found wrong, in terms a profile can match: what kind, where, what value."""
+
+    kind: str  # e.g. a JSON Schema keyword ("type", "required") or a check's own word ("nondeterministic")
+    path: str = "$"  # JSON path of the offending value in the response
+    value: Any = None  # the offending value
+
+
 class _Verdict(Exception):
     outcome: Outcome
 
-    def __init__(self, message: str, expected: Any = None, received: Any = None):
+    def __init__(self, message: str, expected: Any = None, received: Any = None, problems: tuple[Problem, ...] = ()):
         super().__init__(message)
         self.message = message
         self.expected = expected
         self.received = received
+        self.problems = problems
 
 
 class CheckFailed(_Verdict):
@@ -48,8 +61,18 @@ class CheckDeviation(_Verdict):
     outcome = Outcome.DEVIATION
 
 
-def fail(message: str, *, expected: Any = None, received: Any = None) -> NoReturn:
-    raise CheckFailed(message, expected, received)
+def fail(
+    message: str,
+    *,
+    expected: Any = None,
+    received: Any = None,
+    kind: str | None = None,
+    problems: list[Problem] | tuple[Problem, ...] = (),
+) -> NoReturn:
+    """Fail the check. ``kind`` (or ``problems``) names what went wrong so that a profile can
+    recognise a known, documented variation and report a deviation instead."""
+    found = tuple(problems) + ((Problem(kind),) if kind else ())
+    raise CheckFailed(message, expected, received, found)
 
 
 def skip(reason: str) -> NoReturn:
@@ -62,10 +85,24 @@ def deviate(message: str, *, expected: Any = None, received: Any = None) -> NoRe
 
 @dataclass(frozen=True)
 class Context:
-    """What a check may know about the run besides the exchange."""
+    """What a check may know about the run besides its own exchange."""
 
     base_url: str
     model: str
+    exchanges: Mapping[str, Exchange] = field(default_factory=dict, repr=False)  # case id -> exchange
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # never put these in a message
+
+    def twin(self, case: Case) -> Exchange:
+        """The exchange of the case this one is compared with (``case.twin``); skips when it is unusable."""
+        if case.twin is None:
+            raise ValueError(f"case {case.id} has no twin")
+        exchange = self.exchanges.get(case.twin)
+        if exchange is None or exchange.response is None:
+            why = exchange.error if exchange is not None else "not run"
+            skip(f"needs the answer to {case.twin}, which has none: {why}")
+        if not 200 <= exchange.response.status < 300:
+            skip(f"needs the answer to {case.twin}, which answered {exchange.response.status}")
+        return exchange
 
 
 @dataclass(frozen=True)
@@ -103,7 +140,11 @@ def check(
 
 
 def registry() -> dict[str, Check]:
-    from . import _builtin_checks  # noqa: F401  (registers the built-in checks)
+    # importing registers the built-in checks, in this order
+    from . import _builtin_checks  # noqa: F401
+    from . import _semantic_checks  # noqa: F401
+    from . import _stream_checks  # noqa: F401
+    from . import _resource_checks  # noqa: F401
 
     return dict(_REGISTRY)
 
@@ -119,6 +160,7 @@ class Result:
     expected: Any = None
     received: Any = None
     curl: str = ""
+    allowance: Allowance | None = None  # for a deviation: the profile entry that allowed it
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -134,6 +176,8 @@ class Result:
             out["expected"] = self.expected
         if self.received is not None:
             out["received"] = self.received
+        if self.allowance is not None:
+            out["allowed_by"] = self.allowance.to_json()
         return out
 
     def render(self) -> str:
@@ -153,9 +197,13 @@ def _short(value: Any, limit: int = 500) -> str:
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
 
 
-def evaluate(chk: Check, case: Case, exchange: Exchange, ctx: Context) -> Result:
-    result = Result(chk.id, case.id, Outcome.PASSED, chk.severity, chk.title, curl=exchange.curl())
+def evaluate(chk: Check, case: Case, exchange: Exchange, ctx: Context, profile: Profile | None = None) -> Result:
+    """Run one check. A failure every problem of which ``profile`` allows becomes a deviation."""
+    result = Result(chk.id, case.id, Outcome.PASSED, chk.severity, chk.title,
+                    curl=exchange.curl() if exchange.sent else "")
     try:
+        if not exchange.sent:
+            skip(exchange.error or "not sent")
         if exchange.response is None and chk.needs_response:
             skip(f"no response to check: {exchange.error}")
         chk.func(case, exchange, ctx)
@@ -164,4 +212,10 @@ def evaluate(chk: Check, case: Case, exchange: Exchange, ctx: Context) -> Result
         result.message = verdict.message
         result.expected = verdict.expected
         result.received = verdict.received
+        if verdict.outcome is Outcome.FAILED and profile is not None:
+            allowance = profile.allows(chk.id, case, verdict.problems)
+            if allowance is not None:
+                result.outcome = Outcome.DEVIATION
+                result.allowance = allowance
+                result.message = (f"{allowance.explain(profile.name)}\nseen: {verdict.message}")
     return result

@@ -10,14 +10,16 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from . import _cases, _checks
+from . import _answers, _cases, _checks, _profiles
 from ._cases import Case
 from ._checks import Check, Context, Result
 from ._exchange import Exchange, Request
+from ._profiles import Profile
 from ._target import Target
 from ._transport import client_timeout, send_async
 
 DEFAULT_CONCURRENCY = 8
+WRONG_KEY = "infercheck-wrong-key-0000"  # sent by the auth cases that need a refused key
 
 
 @dataclass(frozen=True)
@@ -48,16 +50,22 @@ def items(api: str = "openai", *, routes: Iterable[str] | None = None) -> list[I
     ]
 
 
-def _signature(request: Request) -> tuple[str, str, bytes | None]:
-    return (request.method, request.url, request.body)
+def _signature(request: Request) -> tuple[str, str, bytes | None, str | None]:
+    return (request.method, request.url, request.body, request.headers.get("Authorization"))
 
 
 @dataclass
 class Runner:
-    """Sends each case's request once (concurrently) and evaluates checks over the exchanges."""
+    """Sends each case's request once (concurrently) and evaluates checks over the exchanges.
+
+    Cases a profile says the endpoint lacks, cases needing a key when none was given, and
+    cases beyond ``max_requests`` are not sent; their checks are skipped with the reason.
+    """
 
     target: Target
     concurrency: int = DEFAULT_CONCURRENCY
+    profile: Profile = field(default_factory=_profiles.load)
+    max_requests: int | None = None
     exchanges: dict[str, Exchange] = field(default_factory=dict)
     results: list[Result] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
@@ -65,59 +73,108 @@ class Runner:
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if self.max_requests is not None and self.max_requests < 1:
+            raise ValueError("max_requests must be at least 1")
         self._by_signature = {_signature(e.request): e for e in self.target.discovery if e.response is not None}
+        self._sent = len(self.target.discovery)
 
     @property
     def context(self) -> Context:
-        return Context(base_url=self.target.base_url, model=self.target.model or "")
+        return Context(base_url=self.target.base_url, model=self.target.model or "", exchanges=self.exchanges,
+                       secrets=tuple(self.target.secrets()))
 
-    def request_for(self, case: Case) -> Request:
+    def request_for(self, case: Case, body: bytes | None = None) -> Request:
         model = self.target.model or ""
-        body = case.render_body(model)
-        return Request(case.method, self.target.url(case.render_path(model)), self.target.headers(json_body=body is not None), body)
+        body = case.render_body(model) if body is None else body
+        headers = self.target.headers(json_body=body is not None)
+        if case.auth == "none":
+            headers.pop("Authorization", None)
+        elif case.auth == "wrong":
+            headers["Authorization"] = f"Bearer {WRONG_KEY}"
+        return Request(case.method, self.target.url(case.render_path(model)), headers, body)
+
+    def _not_sent(self, case: Case, reason: str) -> None:
+        self.exchanges[case.id] = Exchange(case.id, self.request_for(case), error=reason, stream=case.stream,
+                                           sent=False)
+
+    def _why_not(self, case: Case) -> str | None:
+        lacking = self.profile.lacks(case)
+        if lacking:
+            return lacking
+        if case.auth and not self.target.api_key:
+            return "no API key was given (--api-key), so there is no authentication to check"
+        return None
+
+    def _derived_body(self, case: Case) -> bytes | str:
+        """The body of a case completed from another case's answer, or why it cannot be built."""
+        source = self.exchanges.get(case.derive["from"])
+        text = _answers.read(source).text() if source is not None and source.response is not None else None
+        if text is None or not 200 <= source.response.status < 300:
+            return f"needs a text answer from {case.derive['from']}, which gave none"
+        stop = _answers.stop_from(text)
+        if stop is None:
+            return f"the answer to {case.derive['from']} is too short to take a stop sequence from: {text!r}"
+        body = dict(case.body)
+        body["stop"] = [stop]
+        return json.dumps(_cases._substitute(body, self.target.model or "")).encode()
 
     def execute(self, cases: Iterable[Case]) -> None:
-        """Send every case not sent yet; requests identical to one already made are not sent again."""
-        pending: dict[tuple, list[Case]] = {}
-        for case in cases:
-            if case.id in self.exchanges:
-                continue
-            request = self.request_for(case)
-            known = self._by_signature.get(_signature(request))
-            if known is not None:
-                self.exchanges[case.id] = known
-            else:
-                pending.setdefault(_signature(request), []).append(case)
-        if pending:
-            asyncio.run(self._send_all(pending))
+        """Send every case not sent yet (and the cases they compare with or derive from, first);
+        requests identical to one already made are not sent again unless a case asks to repeat."""
+        wanted = _closure(cases)
+        for wave in (False, True):  # plain cases first, then the ones derived from their answers
+            pending: dict[tuple, list[tuple[Case, Request]]] = {}
+            for case in wanted:
+                if case.id in self.exchanges or (case.derive is not None) is not wave:
+                    continue
+                reason = self._why_not(case)
+                body = self._derived_body(case) if wave and reason is None else None
+                if isinstance(body, str):
+                    reason = body
+                if reason is not None:
+                    self._not_sent(case, reason)
+                    continue
+                request = self.request_for(case, body)
+                signature = (*_signature(request), case.id) if case.repeat else _signature(request)
+                known = self._by_signature.get(signature)
+                if known is not None:
+                    self.exchanges[case.id] = known
+                elif signature in pending:
+                    pending[signature].append((case, request))
+                elif self.max_requests is not None and self._sent >= self.max_requests:
+                    self._not_sent(case, f"the request budget is spent (--max-requests {self.max_requests})")
+                else:
+                    self._sent += 1
+                    pending[signature] = [(case, request)]
+            if pending:
+                asyncio.run(self._send_all(pending))
 
-    async def _send_all(self, pending: dict[tuple, list[Case]]) -> None:
+    async def _send_all(self, pending: dict[tuple, list[tuple[Case, Request]]]) -> None:
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         timeout = client_timeout(self.target.timeout)
         gate = asyncio.Semaphore(self.concurrency)
         async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
 
-            async def one(signature: tuple, cases: list[Case]) -> None:
-                first = cases[0]
+            async def one(signature: tuple, group: list[tuple[Case, Request]]) -> None:
+                first, request = group[0]
                 async with gate:
-                    exchange = await send_async(
-                        client, first.id, self.request_for(first), deadline=self.target.timeout, stream=first.stream
-                    )
+                    exchange = await send_async(client, first.id, request, deadline=self.target.timeout,
+                                                stream=first.stream)
                 self._by_signature[signature] = exchange
-                for case in cases:
+                for case, _ in group:
                     self.exchanges[case.id] = exchange
 
-            await asyncio.gather(*(one(sig, cases) for sig, cases in pending.items()))
+            await asyncio.gather(*(one(sig, group) for sig, group in pending.items()))
 
     def evaluate(self, item: Item) -> Result:
         if item.case.id not in self.exchanges:
             self.execute([item.case])
-        result = _checks.evaluate(item.check, item.case, self.exchanges[item.case.id], self.context)
+        result = _checks.evaluate(item.check, item.case, self.exchanges[item.case.id], self.context, self.profile)
         self.results.append(result)
         return result
 
     def stats(self) -> dict[str, float | int]:
-        sent = {id(e): e for e in [*self.target.discovery, *self.exchanges.values()]}
+        sent = {id(e): e for e in [*self.target.discovery, *self.exchanges.values()] if e.sent}
         return {
             "requests": len(sent),
             "completion_tokens": sum(completion_tokens(e) for e in sent.values()),
@@ -149,9 +206,32 @@ def completion_tokens(exchange: Exchange) -> int:
     return 0
 
 
-def run(target: Target, *, api: str = "openai", concurrency: int = DEFAULT_CONCURRENCY) -> Runner:
+def _closure(cases: Iterable[Case]) -> list[Case]:
+    """``cases`` and, before them, every case they compare with or derive from (in file order)."""
+    wanted = {case.id: case for case in cases}
+    stack = list(wanted.values())
+    while stack:
+        case = stack.pop()
+        for ref in (case.twin, (case.derive or {}).get("from")):
+            if ref is not None and ref not in wanted:
+                wanted[ref] = _cases.by_id(ref)
+                stack.append(wanted[ref])
+    order = {case.id: i for i, case in enumerate(_cases.load())}
+    return sorted(wanted.values(), key=lambda c: order.get(c.id, len(order)))
+
+
+def run(
+    target: Target,
+    *,
+    api: str = "openai",
+    concurrency: int = DEFAULT_CONCURRENCY,
+    profile: Profile | str | None = None,
+    max_requests: int | None = None,
+) -> Runner:
     """Run every check of ``api`` against ``target`` without pytest; the runner holds the results."""
-    runner = Runner(target, concurrency)
+    if not isinstance(profile, Profile):
+        profile = _profiles.load(profile)
+    runner = Runner(target, concurrency, profile, max_requests)
     selected = items(api)
     runner.execute(dict.fromkeys(item.case for item in selected))
     for item in selected:

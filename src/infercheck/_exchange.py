@@ -74,6 +74,7 @@ class Exchange:
     response: Response | None = None
     error: str | None = None
     stream: bool = False
+    sent: bool = True  # False: deliberately not sent, and ``error`` says why (budget, profile, no key)
 
     def curl(self) -> str:
         return self.request.curl(stream=self.stream)

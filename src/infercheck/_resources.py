@@ -10,7 +10,7 @@ _PACKAGE = Path(__file__).resolve().parent
 
 @cache
 def data_dir(name: str) -> Path:
-    """Return the directory ``name`` (schemas, fixtures or suites).
+    """Return the directory ``name`` (schemas, fixtures, suites or profiles).
 
     A wheel carries them under ``infercheck/_data/``; an editable install reads
     them from the repository root, two levels above ``src/infercheck``.

@@ -45,14 +45,25 @@ def validator(name: str) -> jsonschema.protocols.Validator:
     return cls(document, registry=registry(), format_checker=cls.FORMAT_CHECKER)
 
 
-def errors(name: str, instance: Any) -> list[str]:
-    """Human-readable schema violations, most relevant first; empty when valid."""
+def violations(name: str, instance: Any) -> list[jsonschema.ValidationError]:
+    """The schema violations, most relevant first; empty when valid."""
     found = list(validator(name).iter_errors(instance))
     if not found:
         return []
     first = best_match(found)
-    ordered = [first] + [e for e in found if e is not first]
-    return [describe(e) for e in ordered]
+    return [first] + [e for e in found if e is not first]
+
+
+def errors(name: str, instance: Any) -> list[str]:
+    """Human-readable schema violations, most relevant first; empty when valid."""
+    return [describe(e) for e in violations(name, instance)]
+
+
+def problem(error: jsonschema.ValidationError) -> Any:
+    """A violation as a :class:`~infercheck._checks.Problem`: keyword, JSON path, offending value."""
+    from ._checks import Problem
+
+    return Problem(error.validator, error.json_path if error.absolute_path else "$", error.instance)
 
 
 def describe(error: jsonschema.ValidationError) -> str:

@@ -22,13 +22,12 @@ EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
 
 def _fault_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
-    from .serve import FAULTS
+    from .serve._faults import check_names
 
-    names = [n for v in value for n in v.split(",") if n]
-    unknown = [n for n in names if n not in FAULTS]
-    if unknown:
-        raise click.BadParameter(f"unknown fault {', '.join(unknown)}; see `infercheck serve --list-faults`")
-    return tuple(names)
+    try:
+        return check_names([n for v in value for n in v.split(",") if n])
+    except ValueError as exc:
+        raise click.BadParameter(f"{str(exc).split(';')[0]}; see `infercheck serve --list-faults`") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -141,11 +140,11 @@ def _die(message: str) -> None:
 @click.option("--list-faults", is_flag=True, help="List the fault modes and exit.")
 def serve(host, port, api_key, model, faults, list_faults):
     """Serve the conformant reference endpoint (OpenAI-style, under /v1)."""
-    from .serve import DEFAULT_MODEL, FAULTS, create_app
+    from .serve import DEFAULT_MODEL, FAULTS, QUIRKS, create_app
 
     if list_faults:
-        for name, description in FAULTS.items():
-            click.echo(f"{name:22} {description}")
+        for name, description in {**FAULTS, **QUIRKS}.items():
+            click.echo(f"{name:24} {description}")
         return
     import uvicorn
 

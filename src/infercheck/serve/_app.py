@@ -62,17 +62,20 @@ class _Endpoint:
         return JSONResponse(payload, status_code=status, media_type=media)
 
     def error(self, status: int, message: str, *, type: str = "invalid_request_error",
-              param: str | None = None, code: str | None = None) -> Response:
+              param: str | None = None, code: str | None = None, request: Request | None = None) -> Response:
+        if "echo-key" in self.faults and request is not None and request.headers.get("authorization"):
+            message += f" (request authorization: {request.headers['authorization']})"
         if "error-plain-text" in self.faults:
             return PlainTextResponse(message, status_code=status)
         return self.json({"error": {"message": message, "type": type, "param": param, "code": code}}, status)
 
     async def on_api_error(self, request: Request, exc: ApiError) -> Response:
-        return self.error(exc.status, exc.message, type=exc.type, param=exc.param, code=exc.code)
+        return self.error(exc.status, exc.message, type=exc.type, param=exc.param, code=exc.code, request=request)
 
     async def on_http_error(self, request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 404:
-            return self.error(404, f"Unknown request URL: {request.method} {request.url.path}.", code="unknown_url")
+            return self.error(404, f"Unknown request URL: {request.method} {request.url.path}.", code="unknown_url",
+                              request=request)
         if exc.status_code == 405:
             return self.error(405, f"Method {request.method} is not allowed for {request.url.path}.",
                               code="method_not_allowed")
@@ -83,12 +86,22 @@ class _Endpoint:
 
     def stream(self, events: Iterable[dict[str, Any]]) -> Response:
         faults = self.faults
+        quirky = "sse-quirks" in faults
+        end = "\r\n" if quirky else "\n"
 
         async def body() -> AsyncIterator[bytes]:
+            if quirky:
+                yield f": infercheck reference stream{end}retry: 3000{end}{end}".encode()
             for number, event in enumerate(events, start=1):
+                if "stream-id-changes" in faults and "id" in event:
+                    event = {**event, "id": f"{event['id']}-{number}"}
                 data = "this is not JSON" if number == 2 and "stream-not-json" in faults else json.dumps(event)
-                yield f"data: {data}\n\n".encode()
-            yield b"data: [DONE]\n\n"
+                if quirky:
+                    yield f": keep-alive{end}event: message{end}id: {number}{end}data: {data}{end}{end}".encode()
+                else:
+                    yield f"data: {data}{end}{end}".encode()
+            if "stream-no-done" not in faults:
+                yield f"data: [DONE]{end}{end}".encode()
 
         media = "application/json" if "stream-as-json" in faults else "text/event-stream"
         status = 201 if "status-201" in faults else 200
@@ -98,7 +111,7 @@ class _Endpoint:
     # -- request handling --------------------------------------------------------------------------
 
     def authorize(self, request: Request) -> None:
-        if not self.api_key:
+        if not self.api_key or "auth-ignored" in self.faults:
             return
         header = request.headers.get("authorization", "")
         if not header:
@@ -114,10 +127,16 @@ class _Endpoint:
         try:
             body = json.loads(raw)
         except ValueError:
-            raise ApiError(400, "We could not parse the JSON body of your request: it is not valid JSON.") from None
+            body = None
+        if not isinstance(body, dict) and "validation-500" in self.faults:
+            raise ApiError(500, "internal error: the body is not a JSON object", type="server_error")
+        if body is None:
+            raise ApiError(400, "We could not parse the JSON body of your request: it is not valid JSON.")
         if not isinstance(body, dict):
             raise ApiError(400, f"The request body must be a JSON object, not {type(body).__name__}.")
         problem = _schemas.first_error(schema, body)
+        if problem is not None and "validation-lenient" in self.faults and problem.validator in _RANGE_KEYWORDS:
+            problem = None
         if problem is not None:
             raise ApiError(400, f"Invalid request: {_schemas.describe(problem)}", param=_param(problem),
                            code="invalid_value" if problem.validator != "required" else "missing_required_parameter")
@@ -136,7 +155,10 @@ class _Endpoint:
 
     async def list_models(self, request: Request) -> Response:
         self.authorize(request)
-        payload: dict[str, Any] = {"object": "list", "data": [self.model_card()]}
+        card = self.model_card()
+        if "models-list-other" in self.faults:
+            card["id"] = self.model + "-v2"
+        payload: dict[str, Any] = {"object": "list", "data": [card]}
         if "models-no-object" in self.faults:
             del payload["object"]
         return self.json(payload)
@@ -147,16 +169,45 @@ class _Endpoint:
         if name != self.model:
             raise ApiError(404, f"The model `{name}` does not exist or you do not have access to it.",
                            param="model", code="model_not_found")
-        return self.json(self.model_card())
+        card = self.model_card()
+        if "model-retrieve-other" in self.faults:
+            card["owned_by"] = "someone-else"
+        return self.json(card)
 
     def envelope(self, prefix: str, obj: str) -> dict[str, Any]:
-        return {"id": f"{prefix}-{uuid.uuid4().hex}", "object": obj, "created": int(time.time()),
-                "model": self.model, "system_fingerprint": FINGERPRINT}
+        if prefix == "cmpl" and "completion-chatcmpl-id" in self.faults:
+            prefix = "chatcmpl"
+        suffix = "0" * 32 if "constant-id" in self.faults else uuid.uuid4().hex
+        created = int(time.time() * (1000 if "created-millis" in self.faults else 1))
+        model = "infercheck-other" if "wrong-model-name" in self.faults else self.model
+        return {"id": f"{prefix}-{suffix}", "object": obj, "created": created, "model": model,
+                "system_fingerprint": FINGERPRINT}
+
+    def generate(self, prompt: str, body: dict[str, Any], *, max_tokens: int | None, index: int, top: int,
+                 lead: str = " ") -> gen.Generation:
+        """The generator, with the semantic faults planted."""
+        temperature, seed = _temperature(body), body.get("seed")
+        if "sampling-random" in self.faults:
+            temperature, seed = 1.0, None
+        if "ignore-max-tokens" in self.faults and max_tokens is not None:
+            max_tokens += 3
+        stops = [] if "stop-ignored" in self.faults else _stops(body)
+        g = gen.generate(prompt, max_tokens=max_tokens, temperature=temperature, seed=seed, index=index,
+                         stop=stops, top_logprobs=top, lead=lead)
+        if "finish-stop-at-limit" in self.faults:
+            g.finish_reason = "stop"
+        return g
+
+    def usage(self, prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+        usage = _usage(prompt_tokens, completion_tokens)
+        if "usage-total-off" in self.faults:
+            usage["total_tokens"] += 1
+        return usage
 
     async def completions(self, request: Request) -> Response:
         body = await self.parse(request, "openai/completion-request.json")
         prompts = _prompts(body["prompt"])
-        n = body.get("n") or 1
+        n = 1 if "n-ignored" in self.faults else body.get("n") or 1
         if body.get("best_of") is not None and body["best_of"] < n:
             raise ApiError(400, "best_of must be greater than or equal to n.", param="best_of")
         max_tokens = body["max_tokens"] if body.get("max_tokens") is not None else 16
@@ -168,10 +219,9 @@ class _Endpoint:
         for p_index, prompt in enumerate(prompts):
             text = prompt if isinstance(prompt, str) else " ".join(map(str, prompt))
             for j in range(n):
-                g = gen.generate(text, max_tokens=max_tokens, temperature=_temperature(body), seed=body.get("seed"),
-                                 index=j, stop=_stops(body), top_logprobs=k or 0)
+                g = self.generate(text, body, max_tokens=max_tokens, index=j, top=k or 0)
                 runs.append((p_index * n + j, text, g))
-        usage = _usage(prompt_tokens, sum(g.count for _, _, g in runs))
+        usage = self.usage(prompt_tokens, sum(g.count for _, _, g in runs))
         head = self.envelope("cmpl", "text_completion")
         if body.get("stream"):
             return self.stream(self.completion_chunks(head, runs, echo, k, usage, _include_usage(body)))
@@ -180,18 +230,20 @@ class _Endpoint:
             out = (text if echo else "") + g.text
             choice: dict[str, Any] = {"text": out, "index": index,
                                       "logprobs": _completion_logprobs(text, g, k, echo) if k is not None else None,
-                                      "finish_reason": g.finish_reason}
+                                      "finish_reason": None if "finish-reason-null" in self.faults
+                                      else g.finish_reason}
             if "completion-message" in self.faults:
                 choice["message"] = {"role": "assistant", "content": choice.pop("text")}
             choices.append(choice)
         return self.json({**head, "choices": choices, "usage": usage}, post=True)
 
     def completion_chunks(self, head, runs, echo, k, usage, include_usage) -> Iterable[dict[str, Any]]:
+        include_usage = include_usage and "stream-usage-missing" not in self.faults
         extra = {"usage": None} if include_usage else {}
         pieces = []
         for index, text, g in runs:
             steps = [(text, None)] if echo else []
-            steps += [(tok, i) for i, tok in enumerate(g.tokens)]
+            steps += [(tok, i) for i, tok in enumerate(self.streamed_tokens(g))]
             pieces.append((index, text, g, steps))
         for step in range(max((len(p[3]) for p in pieces), default=0)):
             for index, text, g, steps in pieces:
@@ -200,17 +252,18 @@ class _Endpoint:
                     lp = _completion_logprobs(text, g, k, False, only=i) if k is not None and i is not None else None
                     yield {**head, "choices": [{"text": tok, "index": index, "logprobs": lp, "finish_reason": None}],
                            **extra}
-        for index, _, g, _ in pieces:
-            yield {**head, "choices": [{"text": "", "index": index, "logprobs": None, "finish_reason": g.finish_reason}],
-                   **extra}
+        for _ in range(2 if "stream-finish-twice" in self.faults else 1):
+            for index, _, g, _ in pieces:
+                yield {**head, "choices": [{"text": "", "index": index, "logprobs": None,
+                                            "finish_reason": g.finish_reason}], **extra}
         if include_usage:
-            yield {**head, "choices": [], "usage": usage}
+            yield {**head, "choices": [], "usage": self.streamed_usage(usage)}
 
     async def chat_completions(self, request: Request) -> Response:
         body = await self.parse(request, "openai/chat-request.json")
         if body.get("top_logprobs") is not None and not body.get("logprobs"):
             raise ApiError(400, "top_logprobs requires logprobs to be true.", param="top_logprobs")
-        n = body.get("n") or 1
+        n = 1 if "n-ignored" in self.faults else body.get("n") or 1
         limit = body.get("max_completion_tokens")
         limit = limit if limit is not None else body.get("max_tokens")
         prompt = "\n".join(f"{m['role']}: {_content_text(m.get('content'))}" for m in body["messages"])
@@ -220,38 +273,51 @@ class _Endpoint:
             limit = gen.CONTEXT_LENGTH - prompt_tokens
         top = body.get("top_logprobs") or 0
         logprobs = bool(body.get("logprobs"))
-        runs = [gen.generate(prompt, max_tokens=limit, temperature=_temperature(body), seed=body.get("seed"),
-                             index=j, stop=_stops(body), top_logprobs=top, lead="") for j in range(n)]
-        usage = _usage(prompt_tokens, sum(g.count for g in runs))
+        runs = [self.generate(prompt, body, max_tokens=limit, index=j, top=top, lead="") for j in range(n)]
+        usage = self.usage(prompt_tokens, sum(g.count for g in runs))
         if body.get("stream"):
             head = self.envelope("chatcmpl", "chat.completion.chunk")
             if "stream-chunk-object" in self.faults:
                 head["object"] = "chat.completion"
             return self.stream(self.chat_chunks(head, runs, logprobs, usage, _include_usage(body)))
         head = self.envelope("chatcmpl", "chat.completion")
-        choices = [{"index": j, "message": {"role": "assistant", "content": g.text, "refusal": None},
+        null = "null-content" in self.faults
+        choices = [{"index": j, "message": {"role": "assistant", "content": None if null else g.text, "refusal": None},
                     "logprobs": {"content": _chat_logprobs(g), "refusal": None} if logprobs else None,
-                    "finish_reason": g.finish_reason} for j, g in enumerate(runs)]
+                    "finish_reason": None if "finish-reason-null" in self.faults else g.finish_reason}
+                   for j, g in enumerate(runs)]
         return self.json({**head, "choices": choices, "usage": usage}, post=True)
 
+    def streamed_usage(self, usage: dict[str, int]) -> dict[str, int]:
+        if "stream-usage-off" in self.faults:
+            return {**usage, "completion_tokens": usage["completion_tokens"] - 1,
+                    "total_tokens": usage["total_tokens"] - 1}
+        return usage
+
+    def streamed_tokens(self, g: gen.Generation) -> list[str]:
+        return g.tokens[:-1] if "stream-text-differs" in self.faults and len(g.tokens) > 1 else g.tokens
+
     def chat_chunks(self, head, runs, logprobs, usage, include_usage) -> Iterable[dict[str, Any]]:
+        include_usage = include_usage and "stream-usage-missing" not in self.faults
         extra = {"usage": None} if include_usage else {}
+        first = {} if "stream-no-role" in self.faults else {"role": "assistant"}
 
         def chunk(index: int, delta: dict[str, Any], lp: Any = None, finish: str | None = None) -> dict[str, Any]:
             return {**head, "choices": [{"index": index, "delta": delta, "logprobs": lp, "finish_reason": finish}],
                     **extra}
 
         for j in range(len(runs)):
-            yield chunk(j, {"role": "assistant", "content": ""})
+            yield chunk(j, {**first, "content": ""})
         for step in range(max(len(g.tokens) for g in runs)):
             for j, g in enumerate(runs):
-                if step < len(g.tokens):
+                if step < len(self.streamed_tokens(g)):
                     lp = {"content": _chat_logprobs(g, only=step), "refusal": None} if logprobs else None
                     yield chunk(j, {"content": g.tokens[step]}, lp)
-        for j, g in enumerate(runs):
-            yield chunk(j, {}, None, g.finish_reason)
+        for _ in range(2 if "stream-finish-twice" in self.faults else 1):
+            for j, g in enumerate(runs):
+                yield chunk(j, {}, None, g.finish_reason)
         if include_usage:
-            yield {**head, "choices": [], "usage": usage}
+            yield {**head, "choices": [], "usage": self.streamed_usage(usage)}
 
     async def embeddings(self, request: Request) -> Response:
         body = await self.parse(request, "openai/embedding-request.json")
@@ -263,8 +329,10 @@ class _Endpoint:
         data = []
         for index, item in enumerate(inputs):
             vector = gen.embed(item if isinstance(item, str) else " ".join(map(str, item)), dims)
+            if "embeddings-ragged" in self.faults and len(inputs) > 1 and index == len(inputs) - 1:
+                vector = vector[:-1]
             if body.get("encoding_format") == "base64":
-                encoded: Any = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
+                encoded: Any = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
             else:
                 encoded = vector
             data.append({"object": "embedding", "index": index, "embedding": encoded})
@@ -274,6 +342,8 @@ class _Endpoint:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+_RANGE_KEYWORDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
 
 
 def _param(error) -> str | None:

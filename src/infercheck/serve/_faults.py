@@ -2,9 +2,13 @@
 
 Every built-in check must catch at least one of these; ``tests/test_faults.py``
 holds the map from fault to the checks that must fail, and proves it.
+
+``QUIRKS`` are the opposite: legal variations (SSE comments, CRLF line ends...)
+that a conformant endpoint may use, and that no check may fail on.
 """
 
 FAULTS: dict[str, str] = {
+    # shape and protocol
     "completion-message": "completion choices carry a chat `message` instead of `text` (the FlexAI documented shape)",
     "json-as-text": "JSON responses are sent with Content-Type text/plain",
     "stream-as-json": "streamed responses are sent with Content-Type application/json",
@@ -14,11 +18,44 @@ FAULTS: dict[str, str] = {
     "models-no-object": "the model list lacks `object: \"list\"`",
     "error-plain-text": "errors are sent as plain text instead of the JSON error envelope",
     "unknown-model-200": "a request naming an unknown model is served instead of refused",
+    # semantics
+    "usage-total-off": "usage.total_tokens is one more than prompt_tokens + completion_tokens",
+    "ignore-max-tokens": "max_tokens is ignored: up to 3 tokens more are generated",
+    "finish-stop-at-limit": "finish_reason says 'stop' when generation was cut at max_tokens",
+    "finish-reason-null": "non-streamed choices have finish_reason null",
+    "n-ignored": "n is ignored: one choice comes back whatever n asks",
+    "stop-ignored": "stop sequences are ignored",
+    "sampling-random": "temperature 0 and seed are ignored: every answer is sampled at random",
+    "constant-id": "every response has the same id",
+    "completion-chatcmpl-id": "completions get 'chatcmpl-' ids (as llama.cpp and the FlexAI documented response)",
+    "created-millis": "created is in milliseconds instead of seconds",
+    "wrong-model-name": "responses name another model than the one requested",
+    "null-content": "chat messages have content null and no tool calls",
+    # stream framing
+    "stream-no-done": "streams end without data: [DONE]",
+    "stream-id-changes": "each chunk of a stream has its own id",
+    "stream-no-role": "the first chat delta has no role",
+    "stream-finish-twice": "the finish_reason chunk of each choice is sent twice",
+    "stream-usage-missing": "include_usage is ignored: no usage chunk ends the stream",
+    "stream-usage-off": "the usage chunk of a stream counts one completion token fewer than the text has",
+    "stream-text-differs": "the last token of the text is left out of the stream",
+    # models, embeddings, errors, auth
+    "models-list-other": "GET /models lists another model instead of the one served",
+    "model-retrieve-other": "GET /models/{id} gives another owner than the listing",
+    "embeddings-ragged": "with several inputs, the last vector is one number short",
+    "echo-key": "error messages repeat the Authorization header they received",
+    "auth-ignored": "the API key is not checked",
+    "validation-lenient": "out-of-range numbers (temperature, top_p, n, max_tokens, top_logprobs) are accepted",
+    "validation-500": "bodies that are not a JSON object crash the endpoint with 500",
+}
+
+QUIRKS: dict[str, str] = {
+    "sse-quirks": "(conformant) streams use CRLF line ends, ': comment' lines, 'event: message' and 'id:' fields",
 }
 
 
 def check_names(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    unknown = [n for n in names if n not in FAULTS]
+    unknown = [n for n in names if n not in FAULTS and n not in QUIRKS]
     if unknown:
-        raise ValueError(f"unknown fault {', '.join(unknown)}; known: {', '.join(FAULTS)}")
+        raise ValueError(f"unknown fault {', '.join(unknown)}; known: {', '.join([*FAULTS, *QUIRKS])}")
     return tuple(names)

@@ -1,0 +1,108 @@
+"""Reading answers: the text, usage, finish reasons and ids of a completion, streamed or not.
+
+These are lenient readers for the semantic checks: malformed parts are left out
+(the schema checks report them), so one broken field does not hide the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._exchange import Exchange
+
+
+@dataclass
+class Answer:
+    """What a completion (or chat completion) said, whether streamed or not."""
+
+    texts: dict[int, str] = field(default_factory=dict)  # choice index -> text
+    finish: dict[int, list[str]] = field(default_factory=dict)  # choice index -> every non-null finish_reason
+    usage: dict[str, Any] | None = None
+    ids: list[str] = field(default_factory=list)  # every id seen (one per chunk when streamed)
+    documents: list[dict[str, Any]] = field(default_factory=list)  # the body, or the JSON chunks
+
+    def text(self, index: int = 0) -> str | None:
+        return self.texts.get(index)
+
+    def finish_reason(self, index: int = 0) -> str | None:
+        reasons = self.finish.get(index) or []
+        return reasons[-1] if reasons else None
+
+
+def document(exchange: Exchange) -> Any:
+    """The JSON body of a non-streamed answer, or None."""
+    if exchange.response is None:
+        return None
+    try:
+        return exchange.response.json()
+    except ValueError:
+        return None
+
+
+def chunks(exchange: Exchange) -> list[dict[str, Any]]:
+    """The JSON objects of a stream's data events ([DONE] and non-JSON left out)."""
+    if exchange.response is None:
+        return []
+    out = []
+    for event in exchange.response.sse().events:
+        try:
+            value = json.loads(event.data)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            out.append(value)
+    return out
+
+
+def _piece(choice: dict[str, Any]) -> str | None:
+    """The text a choice (or a chunk's choice) carries: ``text``, ``message.content`` or ``delta.content``."""
+    if isinstance(choice.get("text"), str):
+        return choice["text"]
+    for key in ("message", "delta"):
+        part = choice.get(key)
+        if isinstance(part, dict) and isinstance(part.get("content"), str):
+            return part["content"]
+    return None
+
+
+def read(exchange: Exchange) -> Answer:
+    answer = Answer()
+    documents = chunks(exchange) if exchange.stream else [d for d in [document(exchange)] if isinstance(d, dict)]
+    answer.documents = documents
+    for doc in documents:
+        if isinstance(doc.get("id"), str):
+            answer.ids.append(doc["id"])
+        if isinstance(doc.get("usage"), dict):
+            answer.usage = doc["usage"]
+        for choice in doc.get("choices") or []:
+            if not isinstance(choice, dict) or not isinstance(choice.get("index", 0), int):
+                continue
+            index = choice.get("index", 0)
+            piece = _piece(choice)
+            if piece is not None or index not in answer.texts:
+                answer.texts[index] = answer.texts.get(index, "") + (piece or "")
+            if choice.get("finish_reason") is not None:
+                answer.finish.setdefault(index, []).append(choice["finish_reason"])
+    return answer
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z']{2,}")
+
+
+def stop_from(text: str) -> str | None:
+    """A stop sequence for a second request: a word that first occurs in the middle of ``text``.
+
+    The word must not occur in the first quarter, so the answer cut at it is non-empty.
+    """
+    words = [(m.start(), m.group()) for m in _WORD.finditer(text)]
+    if len(words) < 3:
+        return None
+    quarter = max(1, len(text) // 4)
+    middle = len(words) // 2
+    for start, word in words[middle:] + words[1:middle]:
+        if start >= quarter and text.find(word) == start:
+            return word
+    return None
