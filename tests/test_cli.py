@@ -14,6 +14,8 @@ import pytest
 
 from infercheck import _schemas
 
+from .conftest import ROOT
+
 from .test_engine import Recorder, serve
 
 INFERCHECK = [sys.executable, "-m", "infercheck.cli"]
@@ -66,6 +68,9 @@ def test_a_planted_fault_fails_the_run_with_exit_1(tmp_path):
         (["--fault", "no-such-fault"], "unknown fault"),
         (["--concurrency", "0"], "concurrency"),
         (["--base-url", "http://127.0.0.1:9/v1", "--fault", "json-as-text"], "embedded"),
+        (["--profile", "nope"], "unknown profile 'nope'; known: flexai, llamacpp, openai, tgi, vllm"),
+        (["--profile", "missing.toml"], "profile file missing.toml does not exist"),
+        (["--max-requests", "0"], "max-requests"),
     ],
 )
 def test_bad_input_gets_exit_2_and_one_clear_line(args, says):
@@ -110,7 +115,8 @@ def test_live_server_with_key_key_never_printed(tmp_path):
 
 
 def test_serve_lists_faults_and_checks_are_listed():
-    assert "completion-message" in infercheck("serve", "--list-faults").stdout
+    faults = infercheck("serve", "--list-faults").stdout
+    assert "completion-message" in faults and "sse-quirks" in faults
     assert "stream-chunk-schema" in infercheck("checks").stdout
 
 
@@ -125,3 +131,31 @@ def test_ci_reports_junit_and_allure(tmp_path):
     results = [json.loads(p.read_text()) for p in allure_dir.glob("*-result.json")]
     failed = [r for r in results if r["status"] == "failed"]
     assert len(failed) == 2 and all(any(a["name"] == "curl" for a in r["attachments"]) for r in failed)
+
+
+def test_a_profile_turns_documented_variations_into_deviations_and_keeps_exit_0(tmp_path):
+    out = tmp_path / "r.json"
+    proc = infercheck("run", "--fault", "error-code-integer", "--profile", "vllm", "--json", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "DEVIATION error-code-integer" in proc.stdout and "evidence: vllm/entrypoints" in proc.stdout
+    assert "CONFORMANT with" in proc.stdout and "allowed by profile vllm" in proc.stdout
+    doc = json.loads(out.read_text())
+    assert _schemas.errors("results.json", doc) == []
+    assert doc["target"]["profile"] == "vllm" and doc["summary"]["deviations"] > 0
+
+
+def test_max_requests_caps_the_run(tmp_path):
+    out = tmp_path / "r.json"
+    proc = infercheck("run", "--max-requests", "10", "--json", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["stats"]["requests"] == 10
+    assert any("--max-requests 10" in r["message"] for r in doc["results"] if r["outcome"] == "skipped")
+
+
+def test_the_readme_states_the_cost_of_a_default_run():
+    """The README's cost statement is the one `infercheck cases` computes from the cases."""
+    last = infercheck("cases").stdout.strip().splitlines()[-1]
+    assert last.startswith("at most 41 requests (39 without an API key) and ")
+    readme = (ROOT / "README.md").read_text()
+    assert last in readme

@@ -14,10 +14,12 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from infercheck import Outcome, Runner, Target
-from infercheck._cases import Case
-from infercheck._engine import Item, items
+from infercheck import Outcome, Runner, Target, resolve, run
+from infercheck import _checks
+from infercheck._answers import read
+from infercheck._cases import Case, by_id
 from infercheck._checks import registry
+from infercheck._engine import WRONG_KEY, Item, items
 
 
 class Recorder:
@@ -99,3 +101,69 @@ def test_items_pair_each_case_with_the_checks_that_apply():
     assert "chat.documented-stream/response-schema" not in ids
     assert "errors.invalid-json/response-schema" in ids
     assert len(ids) == len(pairs)
+
+
+def test_max_requests_caps_what_is_sent_and_skips_the_rest_with_the_reason():
+    recorder = Recorder(delay=0)
+    with serve(recorder) as url:
+        runner = Runner(Target(url, model="m"), max_requests=3)
+        runner.execute(_cases(5))
+    assert len(recorder.seen) == 3
+    assert runner.stats()["requests"] == 3
+    skipped = [e for e in runner.exchanges.values() if not e.sent]
+    assert [e.case_id for e in skipped] == ["c3", "c4"]  # in case order: the first cases get the budget
+    result = _checks.evaluate(registry()["status-code"], _cases(5)[4], runner.exchanges["c4"], runner.context)
+    assert result.outcome is Outcome.SKIPPED and "--max-requests 3" in result.message
+
+
+def test_max_requests_counts_discovery(reference_url):
+    target = resolve(reference_url)
+    runner = run(target, max_requests=5)
+    assert runner.stats()["requests"] == 5
+    assert not [r for r in runner.results if r.outcome is Outcome.FAILED]
+
+
+def test_a_repeat_case_is_sent_again_even_when_identical():
+    recorder = Recorder(delay=0)
+    first = Case(id="a", title="t", route="r", method="POST", path="/x", body={"same": 1})
+    again = Case(id="b", title="t", route="r", method="POST", path="/x", body={"same": 1}, repeat=True, twin="a")
+    with serve(recorder) as url:
+        runner = Runner(Target(url, model="m"))
+        runner.execute([first, again])
+    assert len(recorder.seen) == 2 and runner.exchanges["a"] is not runner.exchanges["b"]
+
+
+def test_auth_cases_are_not_sent_without_a_key(reference_url):
+    runner = run(resolve(reference_url))
+    auth = [r for r in runner.results if r.case.startswith("auth.")]
+    assert auth and {r.outcome for r in auth} == {Outcome.SKIPPED}
+    assert all("no API key was given" in r.message for r in auth)
+    assert runner.stats()["requests"] == 39
+
+
+def test_auth_cases_send_no_key_and_a_wrong_key(keyed_url):
+    runner = run(resolve(keyed_url, api_key="sk-test-secret"))
+    assert "Authorization" not in runner.exchanges["auth.no-key"].request.headers
+    wrong = runner.exchanges["auth.wrong-key"].request.headers["Authorization"]
+    assert wrong == f"Bearer {WRONG_KEY}" and "sk-test-secret" not in wrong
+    assert {r.outcome for r in runner.results if r.case.startswith("auth.")} == {Outcome.PASSED}
+
+
+def test_a_derived_stop_case_is_skipped_when_its_source_gave_no_text():
+    recorder = Recorder(delay=0)  # answers {} to everything: no text to take a stop sequence from
+    source = by_id("completions.deterministic")
+    derived = by_id("completions.stop")
+    with serve(recorder) as url:
+        runner = Runner(Target(url, model="m"))
+        runner.execute([derived])  # the source is sent first, by itself
+    assert runner.exchanges[source.id].sent and not runner.exchanges[derived.id].sent
+    assert "needs a text answer from completions.deterministic" in runner.exchanges[derived.id].error
+
+
+def test_the_derived_stop_sequence_comes_from_the_first_answer(reference_url):
+    runner = Runner(resolve(reference_url))
+    runner.execute([by_id("chat.stop")])
+    first = read(runner.exchanges["chat.deterministic"]).text()
+    stop = runner.exchanges["chat.stop"].request.json()["stop"]
+    assert len(stop) == 1 and stop[0] in first and first.index(stop[0]) > 0
+    assert read(runner.exchanges["chat.stop"]).text() == first[: first.index(stop[0])]

@@ -24,6 +24,8 @@ CATCHES = {
     "status-201": {"status-code"},
     "models-no-object": {"response-schema"},
     "error-plain-text": {"content-type", "response-schema"},
+    "error-code-integer": {"response-schema"},
+    "error-flat": {"response-schema"},
     "unknown-model-200": {"status-code"},
     "usage-total-off": {"usage-arithmetic"},
     "ignore-max-tokens": {"max-tokens"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from infercheck import Exchange, Outcome, Request, Response, registry
 from infercheck._cases import by_id
@@ -13,7 +14,8 @@ from .conftest import ROOT
 RECORDED = ROOT / "fixtures" / "openai" / "recorded"
 
 
-def _exchange(name: str, case_id: str) -> Exchange:
+def _exchange(name: str | Path, case_id: str) -> Exchange:
+    """A recorded exchange, from ``fixtures/openai/recorded/`` (a name) or anywhere (a path)."""
     data = json.loads((RECORDED / name).read_text())
     req, resp = data["request"], data["response"]
     request = Request(req["method"], "https://inference.example" + req["path"],

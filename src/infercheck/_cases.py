@@ -107,3 +107,33 @@ def by_id(case_id: str, api: str = "openai") -> Case:
         if case.id == case_id:
             return case
     raise KeyError(case_id)
+
+
+def token_bound(case: Case) -> int | None:
+    """At most how many completion tokens a conformant answer to ``case`` generates (0 for an error,
+    None when the request sets no limit)."""
+    if not case.expects_success or case.route not in ("completions", "chat"):
+        return 0
+    if case.limit is None:
+        return None
+    prompt = (case.body or {}).get("prompt")
+    prompts = len(prompt) if isinstance(prompt, list) and prompt and not all(isinstance(p, int) for p in prompt) else 1
+    return case.limit * case.n * prompts
+
+
+def cost(cases: tuple[Case, ...] | list[Case]) -> dict[str, int | None]:
+    """What sending ``cases`` costs at most: requests (discovery included; identical requests are sent
+    once, and the model listing reuses discovery's), and completion tokens when every answer is conformant."""
+    seen: set[tuple] = {("GET", "/models", None, None, None)}  # discovery
+    tokens: int | None = 0
+    for case in cases:
+        body = case.raw_body if case.raw_body is not None else (
+            None if case.body is None else json.dumps(case.body, sort_keys=True))
+        key = (case.method, case.path, body if case.derive is None else case.id, case.auth,
+               case.id if case.repeat else None)
+        if key in seen:
+            continue
+        seen.add(key)
+        bound = token_bound(case)
+        tokens = None if tokens is None or bound is None else tokens + bound
+    return {"requests": len(seen), "completion_tokens": tokens}

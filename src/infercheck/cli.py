@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import _engine
+from . import _engine, _profiles
 from ._checks import Outcome, registry
 from ._resources import data_dir
 from ._target import DEFAULT_TIMEOUT, TargetError, embedded, resolve
@@ -47,6 +47,11 @@ def main() -> None:
               help="Requests in flight at once; 1 is strictly sequential.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds allowed for each request, streamed body included.")
+@click.option("--profile", envvar="INFERCHECK_PROFILE", show_envvar=True, default=_profiles.DEFAULT, show_default=True,
+              help=f"Which documented variations count as deviations: {', '.join(_profiles.names())}, "
+                   "or a path to a profile .toml.")
+@click.option("--max-requests", type=click.IntRange(min=1), envvar="INFERCHECK_MAX_REQUESTS", show_envvar=True,
+              help="Send at most this many requests (discovery included); the cases beyond are skipped.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the results document here.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
 @click.option("--allure", "allure_dir", type=click.Path(file_okay=False), help="Write Allure results here.")
@@ -54,7 +59,8 @@ def main() -> None:
               help="Plant a fault in the embedded endpoint (repeatable; for demonstrations and self-tests).")
 @click.option("-k", "keyword", help="Only run checks whose id matches this pytest -k expression.")
 @click.option("-v", "--verbose", is_flag=True, help="List every check as it runs.")
-def run(base_url, api_key, model, concurrency, timeout, json_path, junit_path, allure_dir, faults, keyword, verbose):
+def run(base_url, api_key, model, concurrency, timeout, profile, max_requests, json_path, junit_path, allure_dir,
+        faults, keyword, verbose):
     """Run the conformance suites against a target (default: the embedded reference endpoint)."""
     import pytest
 
@@ -63,6 +69,10 @@ def run(base_url, api_key, model, concurrency, timeout, json_path, junit_path, a
     console = Console(stderr=False, highlight=False)
     if faults and base_url:
         _die("--fault plants faults in the embedded endpoint; it cannot be used with --base-url")
+    try:
+        chosen = _profiles.load(profile)
+    except _profiles.ProfileError as exc:
+        _die(str(exc))
     started = time.perf_counter()
     with ExitStack() as stack:
         try:
@@ -72,14 +82,17 @@ def run(base_url, api_key, model, concurrency, timeout, json_path, junit_path, a
             _die(str(exc))
         target.embedded = not base_url
         where = "embedded reference endpoint" if target.embedded else target.base_url
-        console.print(f"[bold]infercheck {__version__}[/] checking [cyan]{where}[/] model [cyan]{target.model}[/]"
+        console.print(f"[bold]infercheck {__version__}[/] checking [cyan]{escape(where)}[/] model "
+                      f"[cyan]{escape(target.model)}[/] profile [cyan]{escape(chosen.name)}[/]"
                       + (f" with faults {', '.join(faults)}" if faults else ""))
         # Only the plugins a run needs: faster, and other installed plugins cannot change a verdict.
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         args = [str(data_dir("suites")), "-p", "infercheck.plugin", "-q", "--tb=no", "-rN", "--no-header",
                 "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
                 "--rootdir", str(data_dir("suites")), "--confcutdir", str(data_dir("suites")),
-                "--infercheck-concurrency", str(concurrency)]
+                "--infercheck-concurrency", str(concurrency), "--infercheck-profile", profile]
+        if max_requests:
+            args += ["--infercheck-max-requests", str(max_requests)]
         if json_path:
             args += ["--infercheck-json", json_path]
         if junit_path:
@@ -109,9 +122,21 @@ def _summarise(console: Console, runner: _engine.Runner, elapsed: float) -> None
     results = runner.results
     failures = [r for r in results if r.outcome is Outcome.FAILED]
     deviations = [r for r in results if r.outcome is Outcome.DEVIATION]
-    for r in failures + deviations:
-        colour = "red" if r.outcome is Outcome.FAILED else "yellow"
-        console.print(f"\n[{colour} bold]{r.outcome.value.upper()}[/] {escape(f'[{r.severity}]')} [bold]{r.check}[/]: {r.title}")
+    # deviations: one paragraph per allowance, naming every result it covered
+    grouped: dict[str, list] = {}
+    for r in deviations:
+        grouped.setdefault(r.allowance.id if r.allowance else r.check, []).append(r)
+    for name, group in grouped.items():
+        first = group[0]
+        console.print(f"\n[yellow bold]DEVIATION[/] [bold]{escape(name)}[/] ({len(group)} result(s)): "
+                      f"{escape(first.allowance.reason if first.allowance else first.message)}")
+        if first.allowance:
+            console.print(f"  evidence: {first.allowance.evidence}", markup=False, soft_wrap=True)
+        console.print("  seen in: " + ", ".join(f"{r.case}/{r.check}" for r in group[:8])
+                      + (f" and {len(group) - 8} more" if len(group) > 8 else ""), markup=False, soft_wrap=True)
+        console.print("  e.g. " + first.message.split("\nseen: ", 1)[-1], markup=False, soft_wrap=True)
+    for r in failures:
+        console.print(f"\n[red bold]FAILED[/] {escape(f'[{r.severity}]')} [bold]{r.check}[/]: {r.title}")
         console.print(r.render().split("\n", 1)[1], markup=False, soft_wrap=True)
     counts = summary(results)
     stats = runner.stats()
@@ -122,7 +147,13 @@ def _summarise(console: Console, runner: _engine.Runner, elapsed: float) -> None
                   str(stats["requests"]), str(stats["completion_tokens"]), f"{elapsed:.2f}")
     console.print()
     console.print(table)
-    verdict = "[green bold]CONFORMANT[/]" if not failures else f"[red bold]NOT CONFORMANT[/]: {len(failures)} failed"
+    if failures:
+        verdict = f"[red bold]NOT CONFORMANT[/]: {len(failures)} failed"
+    elif deviations:
+        verdict = (f"[green bold]CONFORMANT[/] with {len(deviations)} documented deviation(s) allowed by profile "
+                   f"{escape(runner.profile.name)}")
+    else:
+        verdict = "[green bold]CONFORMANT[/]"
     console.print(f"verdict: {verdict}")
 
 
@@ -162,6 +193,22 @@ def list_checks():
     """List the registered checks."""
     for chk in registry().values():
         click.echo(f"{chk.id:22} {chk.severity:9} {chk.title}")
+
+
+@main.command("cases")
+def list_cases():
+    """List the cases a run sends, and what a default run costs at most."""
+    from . import _cases
+
+    cases = _cases.load()
+    for case in cases:
+        bound = _cases.token_bound(case)
+        tokens = "unbounded" if bound is None else f"<= {bound} tokens" if bound else ""
+        click.echo(f"{case.id:42} {case.method:4} {case.path:20} {tokens}")
+    total = _cases.cost(cases)
+    keyless = _cases.cost([c for c in cases if not c.auth])
+    click.echo(f"\nat most {total['requests']} requests ({keyless['requests']} without an API key) and "
+               f"{total['completion_tokens']} completion tokens from a conformant endpoint")
 
 
 if __name__ == "__main__":

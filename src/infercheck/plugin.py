@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from . import _engine, _report
+from . import _engine, _profiles, _report
 from ._checks import Outcome, Result
 from ._engine import Item, Runner
 from ._target import DEFAULT_TIMEOUT, Target, TargetError, embedded, resolve
@@ -29,6 +29,9 @@ _SETTINGS: dict[str, tuple[tuple[str, ...], str]] = {
     "concurrency": (("INFERCHECK_CONCURRENCY",), f"requests in flight at once (default {_engine.DEFAULT_CONCURRENCY})"),
     "timeout": (("INFERCHECK_TIMEOUT",), f"seconds allowed per request (default {DEFAULT_TIMEOUT:g})"),
     "json": (("INFERCHECK_JSON",), "write the results document to this path"),
+    "profile": (("INFERCHECK_PROFILE",),
+                f"dialect profile: {', '.join(_profiles.names())}, or a .toml path (default {_profiles.DEFAULT})"),
+    "max_requests": (("INFERCHECK_MAX_REQUESTS",), "send at most this many requests; cases beyond are skipped"),
     "fault": (("INFERCHECK_FAULT",), "plant these comma-separated faults in the embedded reference endpoint"),
 }
 _RESULT = pytest.StashKey[Result]()
@@ -76,7 +79,7 @@ class State:
             value = cast(raw) if raw is not None else default
         except ValueError:
             raise pytest.UsageError(f"infercheck: {name} must be a number, not {raw!r}") from None
-        if value <= 0:
+        if value is not None and value <= 0:
             raise pytest.UsageError(f"infercheck: {name} must be positive, not {raw!r}")
         return value
 
@@ -101,8 +104,10 @@ class State:
     def start(self, items: Iterable[pytest.Item]) -> Runner:
         if self.runner is None:
             concurrency = self._number("concurrency", int, _engine.DEFAULT_CONCURRENCY)
+            max_requests = self._number("max_requests", int, None)
             try:
-                self.runner = Runner(self.target(), concurrency)
+                profile = _profiles.load(setting(self.config, "profile"))
+                self.runner = Runner(self.target(), concurrency, profile, max_requests)
             except (TargetError, ValueError) as exc:
                 pytest.exit(f"infercheck: {exc}", returncode=2)
             wanted = [i.callspec.params["infercheck_item"].case for i in items
@@ -113,7 +118,7 @@ class State:
     def target_info(self) -> dict[str, Any]:
         target = self.runner.target
         return {"base_url": target.base_url, "model": target.model, "embedded": target.embedded,
-                "api": "openai", "authenticated": bool(target.api_key)}
+                "api": "openai", "authenticated": bool(target.api_key), "profile": self.runner.profile.name}
 
 
 def conformance(api: str = "openai", *, routes: Iterable[str] | None = None) -> pytest.MarkDecorator:
@@ -193,8 +198,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     stats = state.runner.stats()
     target = state.runner.target
     terminalreporter.write_line(
-        f"infercheck: {target.base_url} model={target.model}: {stats['requests']} requests, "
-        f"{stats['completion_tokens']} completion tokens"
+        f"infercheck: {target.base_url} model={target.model} profile={state.runner.profile.name}: "
+        f"{stats['requests']} requests, {stats['completion_tokens']} completion tokens"
     )
 
 

@@ -67,6 +67,10 @@ class _Endpoint:
             message += f" (request authorization: {request.headers['authorization']})"
         if "error-plain-text" in self.faults:
             return PlainTextResponse(message, status_code=status)
+        if "error-flat" in self.faults:
+            return self.json({"error": message, "error_type": type}, status)
+        if "error-code-integer" in self.faults:
+            code = status  # type: ignore[assignment]
         return self.json({"error": {"message": message, "type": type, "param": param, "code": code}}, status)
 
     async def on_api_error(self, request: Request, exc: ApiError) -> Response:

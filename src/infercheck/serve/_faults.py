@@ -17,6 +17,8 @@ FAULTS: dict[str, str] = {
     "status-201": "successful POSTs answer 201 Created instead of 200",
     "models-no-object": "the model list lacks `object: \"list\"`",
     "error-plain-text": "errors are sent as plain text instead of the JSON error envelope",
+    "error-code-integer": "error.code is the HTTP status as an integer (as vLLM and llama.cpp send)",
+    "error-flat": "errors are {error: message, error_type: kind} (as TGI sends)",
     "unknown-model-200": "a request naming an unknown model is served instead of refused",
     # semantics
     "usage-total-off": "usage.total_tokens is one more than prompt_tokens + completion_tokens",
