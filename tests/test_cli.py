@@ -68,7 +68,7 @@ def test_a_planted_fault_fails_the_run_with_exit_1(tmp_path):
         (["--fault", "no-such-fault"], "unknown fault"),
         (["--concurrency", "0"], "concurrency"),
         (["--base-url", "http://127.0.0.1:9/v1", "--fault", "json-as-text"], "embedded"),
-        (["--profile", "nope"], "unknown profile 'nope'; known: flexai, llamacpp, openai, tgi, vllm"),
+        (["--profile", "nope"], "unknown profile 'nope'; known: flexai, llamacpp, openai, strict, tgi, vllm"),
         (["--profile", "missing.toml"], "profile file missing.toml does not exist"),
         (["--max-requests", "0"], "max-requests"),
     ],

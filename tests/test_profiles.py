@@ -17,7 +17,7 @@ from .conftest import SHARED
 from .test_recorded import _exchange
 
 KEY = "sk-test-secret-0123"
-REQUIRED = {"openai", "vllm", "tgi", "llamacpp", "flexai"}
+REQUIRED = {"openai", "vllm", "tgi", "llamacpp", "flexai", "strict"}
 
 
 def _run(*faults: str, profile: str):
@@ -37,9 +37,22 @@ def test_the_required_profiles_exist_and_name_real_checks_with_evidence():
             assert allowance.kind, f"{name}: {allowance.id} must name the kind of problem it allows"
 
 
-def test_the_default_profile_is_strict():
+def test_the_default_profile_allows_only_new_response_fields_and_strict_allows_nothing():
     profile = load()
-    assert profile.name == "openai" and profile.allowances == () and profile.unsupported == {}
+    assert profile.name == "openai" and profile.unsupported == {}
+    assert [(a.check, a.kind) for a in profile.allowances] == [("undocumented-fields", "undocumented")]
+    strict = load("strict")
+    assert strict.allowances == () and strict.unsupported == {}
+
+
+def test_vendor_fields_are_deviations_under_openai_naming_each_field():
+    strict = _run("extra-fields", profile="strict")
+    assert {r.check for r in strict if r.outcome is Outcome.FAILED} == {"undocumented-fields"}
+    default = _run("extra-fields", profile="openai")
+    assert not [r for r in default if r.outcome is Outcome.FAILED]
+    deviations = [r for r in default if r.outcome is Outcome.DEVIATION]
+    assert deviations and {r.allowance.id for r in deviations} == {"new-response-fields"}
+    assert all("$.choices[0].stop_reason" in r.message and "$.prompt_logprobs" in r.message for r in deviations)
 
 
 @pytest.mark.parametrize("name", sorted(REQUIRED))
@@ -57,18 +70,19 @@ def test_the_clean_endpoint_has_no_failure_and_no_deviation_under_any_profile(na
 # (faults planted, profile) -> the allowances that must turn every failure into a deviation
 DIALECTS = [
     (("error-code-integer",), "vllm", {"error-code-integer"}),
-    (("error-flat",), "tgi", {"error-flat"}),
+    (("error-flat",), "tgi", {"error-flat", "new-response-fields"}),  # error_type is a field the envelope lacks
     (("wrong-model-name",), "tgi", {"model-unused"}),
     (("completion-chatcmpl-id", "error-code-integer"), "llamacpp", {"chatcmpl-id", "error-code-integer"}),
-    (("completion-message", "completion-chatcmpl-id"), "flexai", {"completion-message", "chatcmpl-id"}),
+    (("completion-message", "completion-chatcmpl-id"), "flexai",
+     {"completion-message", "chatcmpl-id", "new-response-fields"}),  # `message` is undeclared in a completion
     (("sampling-random",), "vllm", {"not-batch-invariant"}),
 ]
 
 
 @pytest.mark.parametrize(("faults", "profile", "allowances"), DIALECTS, ids=lambda v: "+".join(v) if
                          isinstance(v, tuple) else v if isinstance(v, str) else None)
-def test_a_dialect_is_a_deviation_under_its_profile_and_a_failure_under_openai(faults, profile, allowances):
-    strict = _run(*faults, profile="openai")
+def test_a_dialect_is_a_deviation_under_its_profile_and_a_failure_under_strict(faults, profile, allowances):
+    strict = _run(*faults, profile="strict")
     failed = [r for r in strict if r.outcome is Outcome.FAILED]
     assert failed and not [r for r in strict if r.outcome is Outcome.DEVIATION]
 
@@ -149,7 +163,7 @@ def test_a_bad_profile_file_gives_one_clear_line(tmp_path, content, says):
 
 
 def test_unknown_profile_names_the_known_ones():
-    with pytest.raises(ProfileError, match="unknown profile 'nope'; known: flexai, llamacpp, openai, tgi, vllm"):
+    with pytest.raises(ProfileError, match="unknown profile 'nope'; known: flexai, llamacpp, openai, strict, tgi, vllm"):
         load("nope")
 
 

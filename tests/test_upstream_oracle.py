@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import functools
 import re
 from dataclasses import dataclass
 
@@ -60,9 +61,14 @@ def _curl_body(curl: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _examples() -> list[Example]:
+@functools.cache
+def _upstream() -> dict:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    document = yaml.load(OPENAPI.read_text(), Loader=loader)  # noqa: S506 (a safe loader)
+    return yaml.load(OPENAPI.read_text(), Loader=loader)  # noqa: S506 (a safe loader)
+
+
+def _examples() -> list[Example]:
+    document = _upstream()
     found = []
     for (path, method), (request_schema, response_schema, chunk_schema) in OPERATIONS.items():
         meta = document["paths"][path][method]["x-oaiMeta"]["examples"]
@@ -116,3 +122,38 @@ def test_exceptions_are_still_needed(example_id: str):
     example = next(e for e in EXAMPLES if e.id == example_id)
     with pytest.raises(ValueError):
         _documents(example)
+
+
+@pytest.mark.parametrize("example", [e for e in EXAMPLES if e.id not in EXCEPTIONS and e.id.endswith(("response",
+                                     "example"))], ids=lambda e: e.id)
+def test_upstream_response_examples_have_no_field_our_schemas_leave_undeclared(example: Example):
+    for document in _documents(example):
+        assert _schemas.undocumented(example.schema, document) == []
+
+
+# upstream component -> where ours describes the same object
+DECLARES = {
+    "CreateChatCompletionResponse": "openai/chat-response.json#",
+    "CreateCompletionResponse": "openai/completion-response.json#",
+    "CreateChatCompletionStreamResponse": "openai/chat-chunk.json#",
+    "Model": "openai/model.json#",
+    "ListModelsResponse": "openai/model-list.json#",
+    "CreateEmbeddingResponse": "openai/embedding-response.json#",
+    "Embedding": "openai/embedding-response.json#/properties/data/items",
+    "ChatCompletionResponseMessage": "openai/chat-response.json#/properties/choices/items/properties/message",
+    "ChatCompletionStreamResponseDelta": "openai/chat-chunk.json#/properties/choices/items/properties/delta",
+    "CompletionUsage": "openai/common.json#/$defs/usage",
+    "Error": "openai/error.json#/properties/error",
+}
+
+
+@pytest.mark.parametrize("component", sorted(DECLARES))
+def test_every_property_upstream_declares_in_a_response_object_is_declared_in_ours(component: str):
+    """So that `undocumented-fields` never reports a field OpenAI itself documents."""
+    resolved = _schemas.registry().resolver().lookup(_schemas.uri(DECLARES[component]))
+    node = resolved.contents
+    while "$ref" in node and "properties" not in node:
+        resolved = resolved.resolver.lookup(node["$ref"])
+        node = resolved.contents
+    theirs = set(_upstream()["components"]["schemas"][component].get("properties", {}))
+    assert theirs - set(node.get("properties", {})) == set()

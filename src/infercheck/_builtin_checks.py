@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from . import _schemas
 from ._cases import Case
@@ -132,3 +133,42 @@ def _numbers(numbers: list[int]) -> str:
     if numbers == list(range(numbers[0], numbers[-1] + 1)):
         return f"events {numbers[0]}-{numbers[-1]}"
     return "events " + ", ".join(map(str, numbers[:8])) + ("..." if len(numbers) > 8 else "")
+
+
+@check(
+    "undocumented-fields",
+    title="The response carries no field the contract does not declare",
+    severity="low",
+    applies=lambda case: case.schema is not None or case.chunk_schema is not None or not case.expects_success,
+)
+def undocumented_fields(case: Case, ex: Exchange, ctx: Context) -> None:
+    response = ex.response
+    if _is_success(response.status):
+        name = case.chunk_schema if case.stream else case.schema
+        if name is None:
+            skip(f"answered {response.status} where an error was expected; see status-code")
+    else:
+        name = ERROR_SCHEMA
+    if case.stream and _is_success(response.status):
+        documents = []
+        for event in response.sse().events:
+            try:
+                documents.append(json.loads(event.data))
+            except ValueError:
+                continue
+    else:
+        try:
+            documents = [response.json()]
+        except ValueError:
+            skip("the body is not JSON; see response-schema")
+    found: dict[str, object] = {}  # path, indices generalised -> an example value
+    for document in documents:
+        for path, value in _schemas.undocumented(name, document):
+            found.setdefault(re.sub(r"\[\d+\]", "[0]", path), value)
+    if found:
+        fail(
+            f"{len(found)} field(s) {name} does not declare: {', '.join(found)}",
+            expected=f"only the fields of {name}",
+            received={path: _excerpt(json.dumps(value).encode(), 80) for path, value in found.items()},
+            problems=[Problem("undocumented", path, value) for path, value in found.items()],
+        )

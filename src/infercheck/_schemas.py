@@ -77,3 +77,75 @@ def describe(error: jsonschema.ValidationError) -> str:
 
 def first_error(name: str, instance: Any) -> jsonschema.ValidationError | None:
     return best_match(validator(name).iter_errors(instance))
+
+
+_OPEN_KEYWORDS = ("additionalProperties", "unevaluatedProperties", "patternProperties")
+
+
+def _close(node: Any, document: dict[str, Any]) -> Any:
+    """A copy of ``node`` where every object schema listing ``properties`` (and not saying what other
+    properties may be) refuses the rest. A local ``$ref`` extended with more properties is inlined first,
+    so that the extension's properties count as declared."""
+    if isinstance(node, list):
+        return [_close(item, document) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = dict(node)
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/") and "properties" in node:
+        target: Any = document
+        for part in ref[2:].split("/"):
+            target = target[part]
+        merged = dict(target)
+        merged["properties"] = {**target.get("properties", {}), **node["properties"]}
+        merged["required"] = sorted({*target.get("required", []), *node.get("required", [])})
+        node = {**{k: v for k, v in node.items() if k not in ("$ref", "properties", "required")}, **merged}
+    closed = {key: (value if key in ("const", "enum", "examples", "default") else _close(value, document))
+              for key, value in node.items()}
+    if "properties" in closed and not any(k in closed for k in _OPEN_KEYWORDS):
+        closed["unevaluatedProperties"] = False
+    return closed
+
+
+@cache
+def closed_registry() -> Registry:
+    resources = []
+    for uri_ in registry():
+        document = registry().contents(uri_)
+        resources.append((uri_, Resource.from_contents(_close(document, document))))
+    return Registry().with_resources(resources)
+
+
+@cache
+def closed_validator(name: str) -> jsonschema.protocols.Validator:
+    document = closed_registry().contents(uri(name))
+    cls = jsonschema.validators.validator_for(document)
+    return cls(document, registry=closed_registry())
+
+
+def undocumented(name: str, instance: Any) -> list[tuple[str, Any]]:
+    """(JSON path, value) of every field of ``instance`` that schema ``name`` does not declare."""
+    found = []
+    for error in closed_validator(name).iter_errors(instance):
+        for leaf in _leaves(error):
+            if leaf.validator == "unevaluatedProperties" and isinstance(leaf.instance, dict):
+                declared = leaf.schema.get("properties", {})
+                where = leaf.json_path if leaf.absolute_path else "$"
+                found += [(f"{where}.{key}", value) for key, value in leaf.instance.items() if key not in declared]
+    return _unique(found)
+
+
+def _leaves(error: jsonschema.ValidationError):
+    yield error
+    for sub in error.context or ():
+        yield from _leaves(sub)
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    seen: set[str] = set()
+    out = []
+    for path, value in pairs:
+        if path not in seen:
+            seen.add(path)
+            out.append((path, value))
+    return out

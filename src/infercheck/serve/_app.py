@@ -238,8 +238,11 @@ class _Endpoint:
                                       else g.finish_reason}
             if "completion-message" in self.faults:
                 choice["message"] = {"role": "assistant", "content": choice.pop("text")}
+            if "extra-fields" in self.faults:
+                choice["stop_reason"] = None
             choices.append(choice)
-        return self.json({**head, "choices": choices, "usage": usage}, post=True)
+        extra = {"prompt_logprobs": None} if "extra-fields" in self.faults else {}
+        return self.json({**head, "choices": choices, "usage": usage, **extra}, post=True)
 
     def completion_chunks(self, head, runs, echo, k, usage, include_usage) -> Iterable[dict[str, Any]]:
         include_usage = include_usage and "stream-usage-missing" not in self.faults

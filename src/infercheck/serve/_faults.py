@@ -20,6 +20,7 @@ FAULTS: dict[str, str] = {
     "error-code-integer": "error.code is the HTTP status as an integer (as vLLM and llama.cpp send)",
     "error-flat": "errors are {error: message, error_type: kind} (as TGI sends)",
     "unknown-model-200": "a request naming an unknown model is served instead of refused",
+    "extra-fields": "completions carry vLLM's extra fields (choices[].stop_reason, prompt_logprobs)",
     # semantics
     "usage-total-off": "usage.total_tokens is one more than prompt_tokens + completion_tokens",
     "ignore-max-tokens": "max_tokens is ignored: up to 3 tokens more are generated",
