@@ -16,13 +16,12 @@ import time
 import httpx
 
 from infercheck import embedded, resolve, run
-from infercheck._engine import Runner, items
 
 
 def baseline(url: str) -> float:
-    target = resolve(url)
-    runner = Runner(target)
-    requests = [runner.request_for(c) for c in dict.fromkeys(i.case for i in items("openai"))]
+    """The very requests a default run sends (derived stop sequences included), one after another."""
+    sent = run(resolve(url), concurrency=8)
+    requests = list({id(e): e.request for e in sent.exchanges.values() if e.sent}.values())
     start = time.perf_counter()
     with httpx.Client(timeout=30) as client:
         for r in requests:
