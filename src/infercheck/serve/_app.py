@@ -42,6 +42,7 @@ class _Endpoint:
         self.created = int(time.time())
         routes = [
             Route("/health", self.health, methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
             Route("/v1/models", self.list_models, methods=["GET"]),
             Route("/v1/models/{model:path}", self.retrieve_model, methods=["GET"]),
             Route("/v1/completions", self.completions, methods=["POST"]),
@@ -81,8 +82,10 @@ class _Endpoint:
             return self.error(404, f"Unknown request URL: {request.method} {request.url.path}.", code="unknown_url",
                               request=request)
         if exc.status_code == 405:
-            return self.error(405, f"Method {request.method} is not allowed for {request.url.path}.",
-                              code="method_not_allowed")
+            response = self.error(405, f"Method {request.method} is not allowed for {request.url.path}.",
+                                  code="method_not_allowed")
+            response.headers.update(exc.headers or {})  # Allow: the methods the route takes (RFC 9110)
+            return response
         return self.error(exc.status_code, str(exc.detail))
 
     async def on_crash(self, request: Request, exc: Exception) -> Response:
@@ -153,6 +156,12 @@ class _Endpoint:
 
     async def health(self, request: Request) -> Response:
         return Response(status_code=200)
+
+    async def openapi(self, request: Request) -> Response:
+        """This endpoint's contract, assembled from schemas/ (no key needed)."""
+        from .._openapi import document
+
+        return JSONResponse(document(model=self.model, server=str(request.base_url).rstrip("/")))
 
     def model_card(self) -> dict[str, Any]:
         return {"id": self.model, "object": "model", "created": self.created, "owned_by": "infercheck"}
