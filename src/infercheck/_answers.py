@@ -68,11 +68,18 @@ def _piece(choice: dict[str, Any]) -> str | None:
     return None
 
 
+def documents(exchange: Exchange) -> list[dict[str, Any]]:
+    """The JSON objects of an answer: the stream's chunks, or the body (empty when it is not an object)."""
+    if exchange.stream:
+        return chunks(exchange)
+    doc = document(exchange)
+    return [doc] if isinstance(doc, dict) else []
+
+
 def read(exchange: Exchange) -> Answer:
     answer = Answer()
-    documents = chunks(exchange) if exchange.stream else [d for d in [document(exchange)] if isinstance(d, dict)]
-    answer.documents = documents
-    for doc in documents:
+    answer.documents = documents(exchange)
+    for doc in answer.documents:
         if isinstance(doc.get("id"), str):
             answer.ids.append(doc["id"])
         if isinstance(doc.get("usage"), dict):

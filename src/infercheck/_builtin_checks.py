@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from . import _schemas
+from . import _answers, _schemas
 from ._cases import Case
 from ._checks import Context, Problem, check, fail, skip
 from ._exchange import Exchange
@@ -150,12 +150,7 @@ def undocumented_fields(case: Case, ex: Exchange, ctx: Context) -> None:
     else:
         name = ERROR_SCHEMA
     if case.stream and _is_success(response.status):
-        documents = []
-        for event in response.sse().events:
-            try:
-                documents.append(json.loads(event.data))
-            except ValueError:
-                continue
+        documents = _answers.chunks(ex)
     else:
         try:
             documents = [response.json()]

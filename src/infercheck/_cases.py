@@ -109,6 +109,13 @@ def by_id(case_id: str, api: str = "openai") -> Case:
     raise KeyError(case_id)
 
 
+def prompt_count(prompt: Any) -> int:
+    """How many prompts a completions ``prompt`` holds: a list of them, or one (a string, or token ids)."""
+    if isinstance(prompt, list) and prompt and not all(isinstance(p, int) for p in prompt):
+        return len(prompt)
+    return 1
+
+
 def token_bound(case: Case) -> int | None:
     """At most how many completion tokens a conformant answer to ``case`` generates (0 for an error,
     None when the request sets no limit)."""
@@ -116,9 +123,7 @@ def token_bound(case: Case) -> int | None:
         return 0
     if case.limit is None:
         return None
-    prompt = (case.body or {}).get("prompt")
-    prompts = len(prompt) if isinstance(prompt, list) and prompt and not all(isinstance(p, int) for p in prompt) else 1
-    return case.limit * case.n * prompts
+    return case.limit * case.n * prompt_count((case.body or {}).get("prompt"))
 
 
 def cost(cases: tuple[Case, ...] | list[Case]) -> dict[str, int | None]:

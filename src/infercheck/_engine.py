@@ -114,9 +114,9 @@ class Runner:
         stop = _answers.stop_from(text)
         if stop is None:
             return f"the answer to {case.derive['from']} is too short to take a stop sequence from: {text!r}"
-        body = dict(case.body)
+        body = json.loads(case.render_body(self.target.model or ""))
         body["stop"] = [stop]
-        return json.dumps(_cases._substitute(body, self.target.model or "")).encode()
+        return json.dumps(body).encode()
 
     def execute(self, cases: Iterable[Case]) -> None:
         """Send every case not sent yet (and the cases they compare with or derive from, first);
@@ -187,20 +187,8 @@ def completion_tokens(exchange: Exchange) -> int:
     response = exchange.response
     if response is None or not (200 <= response.status < 300):
         return 0
-    documents = []
-    if exchange.stream:
-        for event in response.sse().events:
-            try:
-                documents.append(json.loads(event.data))
-            except ValueError:
-                continue
-    else:
-        try:
-            documents.append(response.json())
-        except ValueError:
-            return 0
-    for doc in reversed(documents):
-        usage = doc.get("usage") if isinstance(doc, dict) else None
+    for doc in reversed(_answers.documents(exchange)):
+        usage = doc.get("usage")
         if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
             return usage["completion_tokens"]
     return 0

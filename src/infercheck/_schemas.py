@@ -125,27 +125,19 @@ def closed_validator(name: str) -> jsonschema.protocols.Validator:
 
 def undocumented(name: str, instance: Any) -> list[tuple[str, Any]]:
     """(JSON path, value) of every field of ``instance`` that schema ``name`` does not declare."""
-    found = []
+    found: dict[str, Any] = {}  # path -> value, each path once
     for error in closed_validator(name).iter_errors(instance):
         for leaf in _leaves(error):
             if leaf.validator == "unevaluatedProperties" and isinstance(leaf.instance, dict):
                 declared = leaf.schema.get("properties", {})
                 where = leaf.json_path if leaf.absolute_path else "$"
-                found += [(f"{where}.{key}", value) for key, value in leaf.instance.items() if key not in declared]
-    return _unique(found)
+                for key, value in leaf.instance.items():
+                    if key not in declared:
+                        found.setdefault(f"{where}.{key}", value)
+    return list(found.items())
 
 
 def _leaves(error: jsonschema.ValidationError):
     yield error
     for sub in error.context or ():
         yield from _leaves(sub)
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    seen: set[str] = set()
-    out = []
-    for path, value in pairs:
-        if path not in seen:
-            seen.add(path)
-            out.append((path, value))
-    return out

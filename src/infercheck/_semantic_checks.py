@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from . import _answers
+from . import _answers, _cases
 from ._answers import Answer
 from ._cases import Case
 from ._checks import Context, check, fail, skip
@@ -47,10 +47,7 @@ def answered(ex: Exchange) -> Answer:
 
 def prompt_count(ex: Exchange) -> int:
     """How many prompts the request sent (a completions prompt may be a list of prompts)."""
-    prompt = (ex.request.json() or {}).get("prompt")
-    if isinstance(prompt, list) and prompt and not all(isinstance(p, int) for p in prompt):
-        return len(prompt)
-    return 1
+    return _cases.prompt_count((ex.request.json() or {}).get("prompt"))
 
 
 def usage_numbers(answer: Answer) -> tuple[int, int, int]:
