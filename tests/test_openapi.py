@@ -43,3 +43,53 @@ def test_a_wrong_method_gets_405_with_allow(reference_url):
     response = httpx.request("TRACE", reference_url + "/completions", timeout=5)
     assert response.status_code == 405 and response.headers["allow"] == "POST"
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+# Schemathesis over the served document, both generation modes and every default check. The module
+# runs in a pytester session so that a planted fault can be shown to make it fail.
+_SCHEMATHESIS_RUN = '''
+import os
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis import GenerationMode
+from infercheck import embedded
+
+@pytest.fixture(scope="module")
+def api():
+    faults = tuple(f for f in os.environ.get("ST_FAULTS", "").split(",") if f)
+    with embedded(faults=faults) as url:
+        schema = schemathesis.openapi.from_url(url.removesuffix("/v1") + "/openapi.json")
+        schema.config.generation.update(modes=list(GenerationMode), max_examples=int(os.environ["ST_EXAMPLES"]))
+        yield schema
+
+schema = schemathesis.pytest.from_fixture("api")
+
+@schema.parametrize()
+@settings(suppress_health_check=list(HealthCheck), deadline=None, database=None, derandomize=True)
+def test_api(case):
+    case.call_and_validate()
+'''
+
+
+def _schemathesis(pytester, monkeypatch, faults: str = "", examples: int = 60):
+    monkeypatch.setenv("ST_FAULTS", faults)
+    monkeypatch.setenv("ST_EXAMPLES", str(examples))
+    pytester.makepyfile(test_st=_SCHEMATHESIS_RUN)
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
+
+
+def test_schemathesis_finds_no_failure_on_the_reference_endpoint(pytester, monkeypatch):
+    """The served document states the endpoint's own limits (max_tokens, dimensions) and the contract's
+    cross-field rules (best_of >= n, top_logprobs needs logprobs), so valid data is accepted, invalid
+    data refused, every response matches, streams included."""
+    result = _schemathesis(pytester, monkeypatch)
+    output = result.stdout.str()
+    assert result.ret == 0, output
+    assert "5 subtests passed" in output  # the five operations, each over generated data
+
+
+def test_schemathesis_catches_an_endpoint_that_accepts_invalid_data(pytester, monkeypatch):
+    result = _schemathesis(pytester, monkeypatch, faults="validation-lenient", examples=30)
+    assert result.ret != 0
+    assert "Schema-violating request accepted" in result.stdout.str()

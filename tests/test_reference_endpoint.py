@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import struct
 
+import httpx
 import pytest
 
 openai = pytest.importorskip("openai")
@@ -102,7 +103,26 @@ def test_unknown_model_and_missing_key(client, keyed_url):
         keyless.models.list()
 
 
-def test_context_length_is_enforced(client):
+def test_output_and_context_limits_are_enforced(client):
     with pytest.raises(openai.BadRequestError) as caught:
         client.completions.create(model=MODEL, prompt="x", max_tokens=100_000)
+    assert caught.value.body["param"] == "max_tokens"  # beyond the 1024 tokens the model generates at most
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.completions.create(model=MODEL, prompt="word " * 3500, max_tokens=1000)
     assert caught.value.body["code"] == "context_length_exceeded"
+
+
+def test_integral_numbers_are_integers(reference_url):
+    """JSON Schema's integer takes 5.0; so must the endpoint (schemathesis found a 500 here)."""
+    body = {"model": "infercheck-tiny", "prompt": "hi", "n": 2.0, "max_tokens": 3.0}
+    response = httpx.post(reference_url + "/completions", json=body, timeout=5)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["choices"]) == 2
+
+
+def test_the_endpoint_refuses_what_its_document_says_it_refuses(reference_url):
+    too_many = {"model": "infercheck-tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1025}
+    response = httpx.post(reference_url + "/chat/completions", json=too_many, timeout=5)
+    assert response.status_code == 400 and response.json()["error"]["param"] == "max_tokens"
+    doc = httpx.get(reference_url.removesuffix("/v1") + "/openapi.json", timeout=5).json()
+    assert doc["components"]["schemas"]["openai.chat-request"]["properties"]["max_tokens"]["maximum"] == 1024

@@ -52,8 +52,29 @@ def _rewrite(node: Any, base: str) -> Any:
     return out
 
 
-def document(*, model: str | None = None, server: str | None = None) -> dict[str, Any]:
-    """The OpenAPI document. With ``model``, requests must name that model (the endpoint serves one)."""
+def _event(chunk: dict[str, str]) -> dict[str, Any]:
+    """One server-sent event of a stream (OpenAPI before 3.2 has ``schema`` describe each event): its data
+    is a chunk as JSON text, and ``[DONE]`` ends the stream. ``contentSchema`` is an annotation; the
+    infercheck checks validate each chunk."""
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "data": {"anyOf": [{"const": "[DONE]"},
+                               {"type": "string", "contentMediaType": "application/json", "contentSchema": chunk}]},
+            "event": {"type": "string"},
+            "id": {"type": "string"},
+            "retry": {"type": "integer", "minimum": 0},
+        },
+    }
+
+
+def document(*, model: str | None = None, server: str | None = None,
+             limits: dict[str, dict[str, dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """The OpenAPI document. With ``model``, requests must name that model (the endpoint serves one).
+    ``limits`` are an endpoint's own tightenings, {component: {property: {keyword: value}}}: an endpoint
+    that refuses some contract-valid requests (max_tokens beyond what it generates, say) states so here,
+    so that a tool generating requests from the document does not send them."""
     schemas = {}
     for name in _schemas.names():
         if name.startswith("openai/"):
@@ -61,6 +82,9 @@ def document(*, model: str | None = None, server: str | None = None) -> dict[str
     if model is not None:
         for name in ("openai.completion-request", "openai.chat-request", "openai.embedding-request"):
             schemas[name]["properties"]["model"] = {"const": model}
+    for name, properties in (limits or {}).items():
+        for prop, keywords in properties.items():
+            schemas[name]["properties"][prop] = {**schemas[name]["properties"][prop], **keywords}
 
     def ref(name: str) -> dict[str, str]:
         return {"$ref": f"#/components/schemas/{component(name)}"}
@@ -70,9 +94,7 @@ def document(*, model: str | None = None, server: str | None = None) -> dict[str
     for path, method, request, response, chunk, operation_id in OPERATIONS:
         content: dict[str, Any] = {"application/json": {"schema": ref(response)}}
         if chunk:
-            content["text/event-stream"] = {"schema": {"type": "string", "description":
-                                                      f"server-sent events, each data a {component(chunk)}, "
-                                                      "then data: [DONE]"}}
+            content["text/event-stream"] = {"schema": _event(ref(chunk))}
         operation: dict[str, Any] = {
             "operationId": operation_id,
             "responses": {"200": {"description": "OK", "content": content}, "400": errors, "401": errors,

@@ -22,6 +22,14 @@ from ._faults import check_names
 
 DEFAULT_MODEL = "infercheck-tiny"
 EMBEDDING_DIMENSIONS = 64
+MAX_OUTPUT_TOKENS = 1024  # per choice; above it a request is refused, as OpenAI refuses max_tokens beyond a model's
+# This endpoint's own limits, tighter than the contract: enforced here and stated in GET /openapi.json.
+LIMITS = {
+    "openai.completion-request": {"max_tokens": {"maximum": MAX_OUTPUT_TOKENS}},
+    "openai.chat-request": {"max_tokens": {"maximum": MAX_OUTPUT_TOKENS},
+                            "max_completion_tokens": {"maximum": MAX_OUTPUT_TOKENS}},
+    "openai.embedding-request": {"dimensions": {"maximum": EMBEDDING_DIMENSIONS}},
+}
 FINGERPRINT = "fp_infercheck"
 
 
@@ -132,7 +140,7 @@ class _Endpoint:
         self.authorize(request)
         raw = await request.body()
         try:
-            body = json.loads(raw)
+            body = json.loads(raw, parse_float=_number)
         except ValueError:
             body = None
         if not isinstance(body, dict) and "validation-500" in self.faults:
@@ -161,7 +169,7 @@ class _Endpoint:
         """This endpoint's contract, assembled from schemas/ (no key needed)."""
         from .._openapi import document
 
-        return JSONResponse(document(model=self.model, server=str(request.base_url).rstrip("/")))
+        return JSONResponse(document(model=self.model, server=str(request.base_url).rstrip("/"), limits=LIMITS))
 
     def model_card(self) -> dict[str, Any]:
         return {"id": self.model, "object": "model", "created": self.created, "owned_by": "infercheck"}
@@ -221,9 +229,8 @@ class _Endpoint:
         body = await self.parse(request, "openai/completion-request.json")
         prompts = _prompts(body["prompt"])
         n = 1 if "n-ignored" in self.faults else body.get("n") or 1
-        if body.get("best_of") is not None and body["best_of"] < n:
-            raise ApiError(400, "best_of must be greater than or equal to n.", param="best_of")
         max_tokens = body["max_tokens"] if body.get("max_tokens") is not None else 16
+        _check_output(max_tokens, "max_tokens")
         prompt_tokens = sum(gen.count_tokens(p) for p in prompts)
         _check_context(max(gen.count_tokens(p) for p in prompts), max_tokens, "prompt")
         k = body.get("logprobs")
@@ -277,16 +284,16 @@ class _Endpoint:
 
     async def chat_completions(self, request: Request) -> Response:
         body = await self.parse(request, "openai/chat-request.json")
-        if body.get("top_logprobs") is not None and not body.get("logprobs"):
-            raise ApiError(400, "top_logprobs requires logprobs to be true.", param="top_logprobs")
         n = 1 if "n-ignored" in self.faults else body.get("n") or 1
         limit = body.get("max_completion_tokens")
         limit = limit if limit is not None else body.get("max_tokens")
+        for name in ("max_tokens", "max_completion_tokens"):
+            _check_output(body.get(name), name)
         prompt = "\n".join(f"{m['role']}: {_content_text(m.get('content'))}" for m in body["messages"])
         prompt_tokens = gen.count_tokens(prompt) + 3 * len(body["messages"])
         _check_context(prompt_tokens, limit or 0, "messages")
         if limit is None:
-            limit = gen.CONTEXT_LENGTH - prompt_tokens
+            limit = min(MAX_OUTPUT_TOKENS, gen.CONTEXT_LENGTH - prompt_tokens)
         top = body.get("top_logprobs") or 0
         logprobs = bool(body.get("logprobs"))
         runs = [self.generate(prompt, body, max_tokens=limit, index=j, top=top, lead="") for j in range(n)]
@@ -362,6 +369,12 @@ class _Endpoint:
 _RANGE_KEYWORDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
 
 
+def _number(text: str) -> float | int:
+    """A JSON number: integral ones as int, since JSON Schema's integer takes 5.0 (and so do servers)."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
 def _param(error) -> str | None:
     path = [str(p) for p in error.absolute_path]
     if error.validator == "required" and isinstance(error.instance, dict):
@@ -402,6 +415,12 @@ def _include_usage(body: dict[str, Any]) -> bool:
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens}
+
+
+def _check_output(max_tokens: int | None, param: str) -> None:
+    if max_tokens is not None and max_tokens > MAX_OUTPUT_TOKENS:
+        raise ApiError(400, f"{param} is too large: {max_tokens}. This model supports at most {MAX_OUTPUT_TOKENS} "
+                            "completion tokens.", param=param, code="invalid_value")
 
 
 def _check_context(prompt_tokens: int, max_tokens: int, param: str) -> None:
