@@ -155,7 +155,41 @@ def test_max_requests_caps_the_run(tmp_path):
 
 def test_the_readme_states_the_cost_of_a_default_run():
     """The README's cost statement is the one `infercheck cases` computes from the cases."""
-    last = infercheck("cases").stdout.strip().splitlines()[-1]
-    assert last.startswith("at most 41 requests (39 without an API key) and ")
+    cases, generated = infercheck("cases").stdout.strip().splitlines()[-2:]
+    assert cases.startswith("at most 41 requests (39 without an API key) and ")
+    assert generated.startswith("property suites (--max-examples 20): at most 120 generated requests")
     readme = (ROOT / "README.md").read_text()
-    assert last in readme
+    assert cases in readme and generated in readme
+
+
+def test_the_property_suites_pass_at_the_thorough_profile(tmp_path):
+    """Done-criterion of issue 4: zero failures at the thorough profile (200 generated requests a suite)."""
+    out = tmp_path / "results.json"
+    proc = infercheck("run", "-k", "property", "--hypothesis-profile", "thorough", "--json", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["summary"]["failed"] == 0 and doc["stats"]["requests"] > 6 * 100
+    assert {r["case"] for r in doc["results"]} == {f"property.{p}" for p in (
+        "completions.positive", "completions.negative", "chat.positive", "chat.negative",
+        "embeddings.positive", "embeddings.negative")}
+
+
+def test_a_seed_repeats_the_property_run_and_is_reported(tmp_path):
+    def run(seed: str) -> int:
+        out = tmp_path / f"{seed}.json"
+        proc = infercheck("run", "-k", "completions.positive", "--seed", seed, "--max-examples", "10",
+                          "--json", str(out))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert f"repeat this run with --seed {seed}" in proc.stdout
+        doc = json.loads(out.read_text())
+        assert doc["target"]["seed"] == int(seed)
+        return doc["stats"]["requests"]  # (the answers sample at random; the requests do not)
+
+    assert run("5") == run("5")  # test_properties proves the very bodies repeat
+
+
+def test_an_unknown_hypothesis_profile_is_a_clear_error():
+    proc = infercheck("run", "--hypothesis-profile", "nope")
+    assert proc.returncode == 2
+    assert "unknown hypothesis profile 'nope'" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr

@@ -37,6 +37,10 @@ CATCHES = {
     # null is neither 'length' (cut at the limit) nor 'stop' (a stop sequence hit)
     "finish-reason-null": {"finish-reason", "response-schema", "finish-reason-length", "stop-honoured"},
     "n-ignored": {"n-choices"},
+    "validation-ignored": {"status-code"},  # the invalid cases get 200
+    "invalid-500": {"status-code"},
+    # n-choices reads the indices too: "0" is not 0
+    "index-string-with-n": {"n-choices", "response-schema"},
     "stop-ignored": {"stop-honoured"},
     "sampling-random": {"determinism", "stream-text-matches"},
     "constant-id": {"id-distinct"},

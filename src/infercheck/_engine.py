@@ -67,6 +67,7 @@ class Runner:
     profile: Profile = field(default_factory=_profiles.load)
     max_requests: int | None = None
     exchanges: dict[str, Exchange] = field(default_factory=dict)
+    generated: list[Exchange] = field(default_factory=list)  # the property suites' requests
     results: list[Result] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
 
@@ -92,6 +93,13 @@ class Runner:
         elif case.auth == "wrong":
             headers["Authorization"] = f"Bearer {WRONG_KEY}"
         return Request(case.method, self.target.url(case.render_path(model)), headers, body)
+
+    def spend(self) -> bool:
+        """Take one request from the budget (shared by every suite); False when it is spent."""
+        if self.max_requests is not None and self._sent >= self.max_requests:
+            return False
+        self._sent += 1
+        return True
 
     def _not_sent(self, case: Case, reason: str) -> None:
         self.exchanges[case.id] = Exchange(case.id, self.request_for(case), error=reason, stream=case.stream,
@@ -141,10 +149,9 @@ class Runner:
                     self.exchanges[case.id] = known
                 elif signature in pending:
                     pending[signature].append((case, request))
-                elif self.max_requests is not None and self._sent >= self.max_requests:
+                elif not self.spend():
                     self._not_sent(case, f"the request budget is spent (--max-requests {self.max_requests})")
                 else:
-                    self._sent += 1
                     pending[signature] = [(case, request)]
             if pending:
                 asyncio.run(self._send_all(pending))
@@ -174,7 +181,7 @@ class Runner:
         return result
 
     def stats(self) -> dict[str, float | int]:
-        sent = {id(e): e for e in [*self.target.discovery, *self.exchanges.values()] if e.sent}
+        sent = {id(e): e for e in [*self.target.discovery, *self.exchanges.values(), *self.generated] if e.sent}
         return {
             "requests": len(sent),
             "completion_tokens": sum(completion_tokens(e) for e in sent.values()),

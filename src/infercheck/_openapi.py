@@ -77,7 +77,7 @@ def document(*, model: str | None = None, server: str | None = None,
     so that a tool generating requests from the document does not send them."""
     schemas = {}
     for name in _schemas.names():
-        if name.startswith("openai/"):
+        if name.startswith("openai/") and name.count("/") == 1:  # not positive/: infercheck's generators
             schemas[component(name)] = _rewrite(_schemas.schema(name), _schemas.uri(name))
     if model is not None:
         for name in ("openai.completion-request", "openai.chat-request", "openai.embedding-request"):

@@ -29,6 +29,13 @@ def redact(value: Any, secrets: list[str]) -> Any:
     return value
 
 
+def redact_result(result: Result, secrets: list[str]) -> Result:
+    """Secrets out of everything a result shows (message, expected, received, curl)."""
+    for name in ("message", "expected", "received", "curl"):
+        setattr(result, name, redact(getattr(result, name), secrets))
+    return result
+
+
 def summary(results: list[Result]) -> dict[str, int]:
     counts = Counter(r.outcome for r in results)
     return {

@@ -102,6 +102,9 @@ def embedded(*, api_key: str | None = None, model: str | None = None, faults: tu
     app = create_app(api_key=api_key, model=model or DEFAULT_MODEL, faults=faults)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # asyncio sets TCP_NODELAY only on sockets made with proto IPPROTO_TCP; accepted connections inherit it
+    # from here. Without it every sequential request stalls 40 ms on Nagle and delayed ACKs.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")

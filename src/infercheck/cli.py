@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import _engine, _profiles
+from . import _engine, _profiles, _properties
 from ._checks import Outcome, registry
 from ._resources import data_dir
 from ._target import DEFAULT_TIMEOUT, TargetError, embedded, resolve
@@ -52,6 +52,13 @@ def main() -> None:
                    "or a path to a profile .toml.")
 @click.option("--max-requests", type=click.IntRange(min=1), envvar="INFERCHECK_MAX_REQUESTS", show_envvar=True,
               help="Send at most this many requests (discovery included); the cases beyond are skipped.")
+@click.option("--max-examples", type=click.IntRange(min=1), envvar="INFERCHECK_MAX_EXAMPLES", show_envvar=True,
+              help=f"Generated requests per property suite [default: {_properties.DEFAULT_MAX_EXAMPLES}, or the "
+                   "hypothesis profile's].")
+@click.option("--seed", type=int, envvar="INFERCHECK_SEED", show_envvar=True,
+              help="Seed of the property suites, to repeat a run exactly [default: random, printed].")
+@click.option("--hypothesis-profile", envvar="INFERCHECK_HYPOTHESIS_PROFILE", show_envvar=True,
+              help="Hypothesis settings for the property suites: ci (derandomized) or thorough (200 per property).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the results document here.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
 @click.option("--allure", "allure_dir", type=click.Path(file_okay=False), help="Write Allure results here.")
@@ -59,8 +66,8 @@ def main() -> None:
               help="Plant a fault in the embedded endpoint (repeatable; for demonstrations and self-tests).")
 @click.option("-k", "keyword", help="Only run checks whose id matches this pytest -k expression.")
 @click.option("-v", "--verbose", is_flag=True, help="List every check as it runs.")
-def run(base_url, api_key, model, concurrency, timeout, profile, max_requests, json_path, junit_path, allure_dir,
-        faults, keyword, verbose):
+def run(base_url, api_key, model, concurrency, timeout, profile, max_requests, max_examples, seed, hypothesis_profile,
+        json_path, junit_path, allure_dir, faults, keyword, verbose):
     """Run the conformance suites against a target (default: the embedded reference endpoint)."""
     import pytest
 
@@ -93,6 +100,12 @@ def run(base_url, api_key, model, concurrency, timeout, profile, max_requests, j
                 "--infercheck-concurrency", str(concurrency), "--infercheck-profile", profile]
         if max_requests:
             args += ["--infercheck-max-requests", str(max_requests)]
+        if max_examples:
+            args += ["--infercheck-max-examples", str(max_examples)]
+        if seed is not None:
+            args += ["--infercheck-seed", str(seed)]
+        if hypothesis_profile:
+            args += ["--infercheck-hypothesis-profile", hypothesis_profile]
         if json_path:
             args += ["--infercheck-json", json_path]
         if junit_path:
@@ -109,6 +122,8 @@ def run(base_url, api_key, model, concurrency, timeout, profile, max_requests, j
     if preset.state is None or preset.state.runner is None:
         _die(f"the suites did not run (pytest exit status {int(code)})")
     _summarise(console, preset.state.runner, elapsed)
+    if preset.state.seed is not None:
+        console.print(f"property seed: {preset.state.seed} (repeat this run with --seed {preset.state.seed})")
     if code == pytest.ExitCode.OK:
         sys.exit(EXIT_OK)
     if code == pytest.ExitCode.TESTS_FAILED:
@@ -209,6 +224,10 @@ def list_cases():
     keyless = _cases.cost([c for c in cases if not c.auth])
     click.echo(f"\nat most {total['requests']} requests ({keyless['requests']} without an API key) and "
                f"{total['completion_tokens']} completion tokens from a conformant endpoint")
+    generated = _properties.cost()
+    click.echo(f"property suites (--max-examples {_properties.DEFAULT_MAX_EXAMPLES}): at most {generated['requests']} "
+               f"generated requests and {generated['completion_tokens']} completion tokens from a conformant endpoint; "
+               f"shrinking a failure may take up to {generated['shrinking']} requests per suite")
 
 
 if __name__ == "__main__":

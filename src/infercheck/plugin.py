@@ -8,6 +8,7 @@ environment (``INFERCHECK_*``, then ``OPENAI_*``), the ini file
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from . import _engine, _profiles, _report
+from . import _engine, _profiles, _properties, _report
 from ._checks import Outcome, Result
 from ._engine import Item, Runner
 from ._target import DEFAULT_TIMEOUT, Target, TargetError, embedded, resolve
@@ -33,6 +34,12 @@ _SETTINGS: dict[str, tuple[tuple[str, ...], str]] = {
                 f"dialect profile: {', '.join(_profiles.names())}, or a .toml path (default {_profiles.DEFAULT})"),
     "max_requests": (("INFERCHECK_MAX_REQUESTS",), "send at most this many requests; cases beyond are skipped"),
     "fault": (("INFERCHECK_FAULT",), "plant these comma-separated faults in the embedded reference endpoint"),
+    "max_examples": (("INFERCHECK_MAX_EXAMPLES",),
+                     f"generated requests per property (default {_properties.DEFAULT_MAX_EXAMPLES}, or the "
+                     "hypothesis profile's)"),
+    "seed": (("INFERCHECK_SEED",), "seed of the property suites, for a reproducible run (default: random, reported)"),
+    "hypothesis_profile": (("INFERCHECK_HYPOTHESIS_PROFILE",),
+                           "hypothesis settings profile for the property suites: ci, thorough (suites/conftest.py)"),
 }
 _RESULT = pytest.StashKey[Result]()
 _STATE = pytest.StashKey["State"]()
@@ -68,6 +75,7 @@ class State:
     config: pytest.Config
     runner: Runner | None = None
     stack: ExitStack = field(default_factory=ExitStack)
+    seed: int | None = None  # of the property suites, once chosen
 
     @property
     def results(self) -> list[Result]:
@@ -107,18 +115,46 @@ class State:
             max_requests = self._number("max_requests", int, None)
             try:
                 profile = _profiles.load(setting(self.config, "profile"))
+                self.hypothesis()  # a bad property setting stops the run before any request
                 self.runner = Runner(self.target(), concurrency, profile, max_requests)
             except (TargetError, ValueError) as exc:
                 pytest.exit(f"infercheck: {exc}", returncode=2)
+            except pytest.UsageError as exc:
+                pytest.exit(str(exc), returncode=2)
             wanted = [i.callspec.params["infercheck_item"].case for i in items
                       if hasattr(i, "callspec") and "infercheck_item" in i.callspec.params]
             self.runner.execute(dict.fromkeys(wanted))
         return self.runner
 
+    def hypothesis(self) -> tuple[Any, int, int | None]:
+        """(base settings, max examples, seed) for the property suites."""
+        from hypothesis import settings
+        from hypothesis.errors import InvalidArgument
+
+        name = setting(self.config, "hypothesis_profile") or self.config.getoption("hypothesis_profile", None)
+        try:
+            base = settings.get_profile(name) if name else settings()
+        except InvalidArgument:
+            raise pytest.UsageError(f"infercheck: unknown hypothesis profile {name!r}; the suites register "
+                                    "ci and thorough") from None
+        examples = self._number("max_examples", int, base.max_examples if name else
+                                _properties.DEFAULT_MAX_EXAMPLES)
+        if self.seed is None:
+            raw = setting(self.config, "seed")
+            if raw is not None:
+                try:
+                    self.seed = int(raw)
+                except ValueError:
+                    raise pytest.UsageError(f"infercheck: seed must be an integer, not {raw!r}") from None
+            elif not base.derandomize:
+                self.seed = random.getrandbits(32)
+        return base, examples, self.seed
+
     def target_info(self) -> dict[str, Any]:
         target = self.runner.target
         return {"base_url": target.base_url, "model": target.model, "embedded": target.embedded,
-                "api": "openai", "authenticated": bool(target.api_key), "profile": self.runner.profile.name}
+                "api": "openai", "authenticated": bool(target.api_key), "profile": self.runner.profile.name,
+                "seed": self.seed}
 
 
 def conformance(api: str = "openai", *, routes: Iterable[str] | None = None) -> pytest.MarkDecorator:
@@ -126,15 +162,19 @@ def conformance(api: str = "openai", *, routes: Iterable[str] | None = None) -> 
     return pytest.mark.parametrize("infercheck_item", _engine.items(api, routes=routes), ids=str)
 
 
+def properties(api: str = "openai", *, routes: list[str] | None = None) -> pytest.MarkDecorator:
+    """Parametrize a suite test over the property suites (positive and negative, per route) of ``api``."""
+    if api != "openai":
+        raise ValueError(f"no property suites for api {api!r}")
+    return pytest.mark.parametrize("infercheck_property", _properties.properties(routes), ids=str)
+
+
 class Verifier:
-    def __init__(self, runner: Runner, node: pytest.Item):
-        self.runner, self.node = runner, node
+    def __init__(self, runner: Runner, node: pytest.Item, state: State):
+        self.runner, self.node, self.state = runner, node, state
 
     def verify(self, item: Item) -> Result:
-        result = self.runner.evaluate(item)
-        secrets = self.runner.target.secrets()
-        for name in ("message", "expected", "received", "curl"):
-            setattr(result, name, _report.redact(getattr(result, name), secrets))
+        result = _report.redact_result(self.runner.evaluate(item), self.runner.target.secrets())
         self.node.stash[_RESULT] = result
         _allure(result)
         if result.outcome is Outcome.FAILED:
@@ -142,6 +182,22 @@ class Verifier:
         if result.outcome is Outcome.SKIPPED:
             pytest.skip(result.message)
         return result
+
+    def explore(self, prop: _properties.Property) -> _properties.Exploration:
+        """Run one property suite; its failures (each shrunk to a minimal request) fail the test."""
+        base, examples, seed = self.state.hypothesis()
+        found = _properties.run(self.runner, prop, base=base, max_examples=examples, seed=seed)
+        for result in found.failures:
+            _allure(result)
+        if found.skipped:
+            pytest.skip(found.skipped)
+        if found.failures:
+            again = f"\nthe search again: --seed {seed}" if seed is not None else ""
+            pytest.fail("\n\n".join(r.render() for r in found.failures) + again, pytrace=False)
+        deviation = next((r for r in found.results if r.outcome is Outcome.DEVIATION), None)
+        if deviation is not None:
+            self.node.stash[_RESULT] = deviation
+        return found
 
 
 def _allure(result: Result) -> None:
@@ -163,7 +219,7 @@ def infercheck_runner(request: pytest.FixtureRequest) -> Runner:
 
 @pytest.fixture
 def infercheck(request: pytest.FixtureRequest, infercheck_runner: Runner) -> Verifier:
-    return Verifier(infercheck_runner, request.node)
+    return Verifier(infercheck_runner, request.node, request.config.stash[_STATE])
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -197,9 +253,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         return
     stats = state.runner.stats()
     target = state.runner.target
+    seed = f", property seed {state.seed}" if state.seed is not None else ""
     terminalreporter.write_line(
         f"infercheck: {target.base_url} model={target.model} profile={state.runner.profile.name}: "
-        f"{stats['requests']} requests, {stats['completion_tokens']} completion tokens"
+        f"{stats['requests']} requests, {stats['completion_tokens']} completion tokens{seed}"
     )
 
 

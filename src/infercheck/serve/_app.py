@@ -99,7 +99,7 @@ class _Endpoint:
     async def on_crash(self, request: Request, exc: Exception) -> Response:
         return self.error(500, f"internal error: {type(exc).__name__}", type="server_error")
 
-    def stream(self, events: Iterable[dict[str, Any]]) -> Response:
+    def stream(self, events: Iterable[dict[str, Any]], choices: int = 1) -> Response:
         faults = self.faults
         quirky = "sse-quirks" in faults
         end = "\r\n" if quirky else "\n"
@@ -108,6 +108,7 @@ class _Endpoint:
             if quirky:
                 yield f": infercheck reference stream{end}retry: 3000{end}{end}".encode()
             for number, event in enumerate(events, start=1):
+                event = {**event, "choices": [self.indexed(c, choices) for c in event["choices"]]}
                 if "stream-id-changes" in faults and "id" in event:
                     event = {**event, "id": f"{event['id']}-{number}"}
                 data = "this is not JSON" if number == 2 and "stream-not-json" in faults else json.dumps(event)
@@ -152,6 +153,10 @@ class _Endpoint:
         problem = _schemas.first_error(schema, body)
         if problem is not None and "validation-lenient" in self.faults and problem.validator in _RANGE_KEYWORDS:
             problem = None
+        if problem is not None and "validation-ignored" in self.faults:
+            body, problem = self.ignore_invalid(schema, body), None
+        if problem is not None and "invalid-500" in self.faults:
+            raise ApiError(500, "internal error: unexpected request", type="server_error")
         if problem is not None:
             raise ApiError(400, f"Invalid request: {_schemas.describe(problem)}", param=_param(problem),
                            code="invalid_value" if problem.validator != "required" else "missing_required_parameter")
@@ -159,6 +164,26 @@ class _Endpoint:
             raise ApiError(404, f"The model `{body['model']}` does not exist or you do not have access to it.",
                            param="model", code="model_not_found")
         return body
+
+    def ignore_invalid(self, schema: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The ``validation-ignored`` fault: drop each invalid top-level field, default the missing ones; when
+        a rule across fields fails, keep only the fields a request needs."""
+        defaults = {"model": self.model, "prompt": "", "input": "", "messages": [{"role": "user", "content": ""}]}
+        for _ in range(64):
+            problem = _schemas.first_error(schema, body)
+            if problem is None:
+                break
+            top = problem.absolute_path[0] if problem.absolute_path else None
+            missing = [k for k in defaults if k not in body]
+            if top is None and missing:
+                body = {**{k: defaults[k] for k in missing}, **body}
+            elif top is None:
+                body = {k: v for k, v in body.items() if k in defaults or k == "max_tokens"}
+            elif top in defaults:
+                body[top] = defaults[top]
+            else:
+                del body[top]
+        return {k: v for k, v in body.items() if k not in defaults or k in _schemas.schema(schema)["required"]}
 
     # -- routes --------------------------------------------------------------------------------------
 
@@ -244,7 +269,7 @@ class _Endpoint:
         usage = self.usage(prompt_tokens, sum(g.count for _, _, g in runs))
         head = self.envelope("cmpl", "text_completion")
         if body.get("stream"):
-            return self.stream(self.completion_chunks(head, runs, echo, k, usage, _include_usage(body)))
+            return self.stream(self.completion_chunks(head, runs, echo, k, usage, _include_usage(body)), len(runs))
         choices = []
         for index, text, g in runs:
             out = (text if echo else "") + g.text
@@ -256,7 +281,7 @@ class _Endpoint:
                 choice["message"] = {"role": "assistant", "content": choice.pop("text")}
             if "extra-fields" in self.faults:
                 choice["stop_reason"] = None
-            choices.append(choice)
+            choices.append(self.indexed(choice, len(runs)))
         extra = {"prompt_logprobs": None} if "extra-fields" in self.faults else {}
         return self.json({**head, "choices": choices, "usage": usage, **extra}, post=True)
 
@@ -302,14 +327,20 @@ class _Endpoint:
             head = self.envelope("chatcmpl", "chat.completion.chunk")
             if "stream-chunk-object" in self.faults:
                 head["object"] = "chat.completion"
-            return self.stream(self.chat_chunks(head, runs, logprobs, usage, _include_usage(body)))
+            return self.stream(self.chat_chunks(head, runs, logprobs, usage, _include_usage(body)), len(runs))
         head = self.envelope("chatcmpl", "chat.completion")
         null = "null-content" in self.faults
-        choices = [{"index": j, "message": {"role": "assistant", "content": None if null else g.text, "refusal": None},
-                    "logprobs": {"content": _chat_logprobs(g), "refusal": None} if logprobs else None,
-                    "finish_reason": None if "finish-reason-null" in self.faults else g.finish_reason}
+        choices = [self.indexed({"index": j, "message": {"role": "assistant", "content": None if null else g.text,
+                                                         "refusal": None},
+                                 "logprobs": {"content": _chat_logprobs(g), "refusal": None} if logprobs else None,
+                                 "finish_reason": None if "finish-reason-null" in self.faults else g.finish_reason}, n)
                    for j, g in enumerate(runs)]
         return self.json({**head, "choices": choices, "usage": usage}, post=True)
+
+    def indexed(self, choice: dict[str, Any], choices: int) -> dict[str, Any]:
+        if choices > 1 and "index-string-with-n" in self.faults:
+            choice = {**choice, "index": str(choice["index"])}
+        return choice
 
     def streamed_usage(self, usage: dict[str, int]) -> dict[str, int]:
         if "stream-usage-off" in self.faults:

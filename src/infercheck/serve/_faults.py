@@ -50,6 +50,9 @@ FAULTS: dict[str, str] = {
     "auth-ignored": "the API key is not checked",
     "validation-lenient": "out-of-range numbers (temperature, top_p, n, max_tokens, top_logprobs) are accepted",
     "validation-500": "bodies that are not a JSON object crash the endpoint with 500",
+    "validation-ignored": "invalid fields are dropped (missing ones defaulted) and the request is served with 200",
+    "invalid-500": "requests that break the request schema are answered 500 instead of 400",
+    "index-string-with-n": "when an answer has several choices (n > 1), every choices[].index is a string, streamed or not",
 }
 
 QUIRKS: dict[str, str] = {

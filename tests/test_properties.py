@@ -1,0 +1,201 @@
+"""The property suites: what they generate, and that they catch faults with a minimal reproduction.
+
+The generators are checked against the contract on many generated requests; the explorations run
+against the reference endpoint, clean (no failure) and with the faults the property suites exist for
+(each caught, shrunk to a minimal request, reported once per distinct failure, with a curl).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from infercheck import Outcome, _profiles, _properties, _schemas, embedded, resolve
+from infercheck._engine import Runner
+from infercheck._properties import ROUTES, Mutation, Property
+
+MODEL = "infercheck-tiny"
+ENOUGH = settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_positive_requests_are_valid_against_the_contract(route: str):
+    contract = _schemas.validator(ROUTES[route].contract)
+
+    @ENOUGH
+    @given(_properties.positive(route, MODEL))
+    def check(body):
+        assert body["model"] == MODEL
+        assert not list(contract.iter_errors(body)), body
+
+    check()
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_negative_requests_break_the_contract_where_they_say(route: str):
+    contract = _schemas.validator(ROUTES[route].contract)
+    kinds = set()
+
+    @ENOUGH
+    @given(_properties.negative(route, MODEL))
+    def check(drawn):
+        body, mutation = drawn
+        kinds.add(mutation.kind)
+        assert list(contract.iter_errors(body)), (body, mutation)
+        assert _properties.breaks(route, body, mutation)
+
+    check()
+    assert {"missing", "wrong-type", "out-of-range"} <= kinds
+
+
+def test_a_profile_lacking_a_feature_takes_it_out_of_the_requests():
+    llamacpp = _profiles.load("llamacpp")  # documents no n
+    assert "n" not in _properties.positive_schema("completions", MODEL, llamacpp)["properties"]
+    assert "n" in _properties.positive_schema("completions", MODEL, None)["properties"]
+
+
+def test_sites_reach_required_fields_ranges_enums_and_message_fields():
+    chat = {site.path: site for site in _properties.sites("chat")}
+    assert chat[("model",)].required and chat[("messages",)].required
+    assert chat[("messages", 0, "role")].required
+    assert any(m.kind == "unknown-enum" for m in _properties.mutations(chat[("messages", 0, "role")]))
+    assert any(m.kind == "unknown-enum" for m in _properties.mutations(chat[("response_format", "type")]))
+    temperature = _properties.mutations(chat[("temperature",)])
+    assert {m.value for m in temperature if m.kind == "out-of-range"} == {-0.5, 2.5}
+    n = _properties.mutations(chat[("n",)])
+    assert {m.value for m in n if m.kind == "out-of-range"} == {0}  # never 129: a lenient server would pay
+
+
+def test_a_mutation_says_where_and_what():
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    role = Mutation("unknown-enum", ("messages", 0, "role"), "bogus")
+    assert role.apply(body) == {"model": "m", "messages": [{"role": "bogus", "content": "hi"}]}
+    assert body["messages"][0]["role"] == "user"  # the original is left alone
+    assert str(role) == '$.messages[0].role = "bogus" (unknown-enum)'
+    assert str(Mutation("missing", ("model",))) == "$.model removed"
+    assert Mutation("missing", ("messages", 3, "role")).apply(body) is None  # nothing there to change
+
+
+# -- explorations against the reference endpoint ----------------------------------------------------------
+
+
+def _explore(prop: Property, *faults: str, examples: int = 20, seed: int = 4, max_requests: int | None = None):
+    with embedded(faults=faults) as url:
+        runner = Runner(resolve(url), profile=_profiles.load("strict"), max_requests=max_requests)
+        found = _properties.run(runner, prop, base=settings(), max_examples=examples, seed=seed)
+        return found, runner
+
+
+def _body(result) -> dict:
+    words = shlex.split(result.curl)
+    return json.loads(words[words.index("--data-raw") + 1])
+
+
+@pytest.mark.parametrize("prop", _properties.properties(), ids=str)
+def test_the_clean_endpoint_passes_every_property(prop: Property):
+    found, runner = _explore(prop, seed=11)
+    assert found.failures == [] and found.skipped is None
+    assert found.examples >= 20 and found.requests >= 15  # a few generated requests repeat
+    passed = {r.check for r in found.results if r.outcome is Outcome.PASSED}
+    assert {"status-code", "content-type"} <= passed
+    if prop.polarity == "positive" and prop.route != "embeddings":
+        assert {"usage-arithmetic", "max-tokens", "finish-reason", "n-choices"} <= passed
+    assert len(runner.generated) == found.requests
+
+
+@pytest.mark.parametrize("seed", [2, 4])
+def test_an_index_of_the_wrong_type_for_some_inputs_is_caught_and_shrunk(seed: int):
+    found, _ = _explore(Property("completions", "positive"), "index-string-with-n", seed=seed)
+    reports = {r.case: r for r in found.failures if r.check in ("response-schema", "stream-chunk-schema")}
+    assert reports and all("$.choices[0].index" in r.message for r in reports.values())
+    for result in reports.values():
+        assert "the request below is minimal" in result.message
+        assert result.curl.startswith("curl ") and "/v1/completions" in result.curl
+        # shrunk: only what makes it fail is left (several choices), each value at its simplest
+        body = _body(result)
+        assert body in ({"model": MODEL, "prompt": ["0", "0"], "max_tokens": 1},
+                        {"model": MODEL, "prompt": "0", "max_tokens": 1, "n": 2},
+                        {"model": MODEL, "prompt": ["0"], "max_tokens": 1, "n": 2}) or (
+            body.pop("stream") is True and body in ({"model": MODEL, "prompt": ["0", "0"], "max_tokens": 1},
+                                                     {"model": MODEL, "prompt": "0", "max_tokens": 1, "n": 2}))
+    # one report per check and distinct failure, however many generated requests showed it
+    assert len(found.failures) == len({(r.case, r.check) for r in found.failures})
+
+
+def test_invalid_requests_served_with_200_are_caught_once_per_kind_of_violation():
+    found, _ = _explore(Property("chat", "negative"), "validation-ignored", examples=40)
+    by_case: dict[str, set[str]] = {}
+    for result in found.failures:
+        by_case.setdefault(result.case, set()).add(result.check)
+    assert by_case and all("status-code" in checks for checks in by_case.values())
+    kinds = [case.rsplit("(", 1)[-1].rstrip(")]") if "(" in case else "missing" for case in by_case]
+    # one report per kind of violation (and per set of failed checks: a stream also fails content-type),
+    # however many fields and generated values showed it
+    assert len(by_case) <= 2 * 4 and {"missing", "wrong-type", "out-of-range"} <= set(kinds)
+    for result in found.failures:
+        body = _body(result)
+        assert "the request below is minimal" in result.message
+        assert "answered 200" in result.message or result.check != "status-code"
+        # everything but the violation shrank away: the simplest conversation, one token
+        assert set(body) <= {"model", "messages", "max_tokens", "stream"} | {result.case.split("[$.")[1].split(" ")[0]
+                                                                              .split("[")[0].split(".")[0]}
+        if "messages" in body and "messages" not in result.case:
+            assert body["messages"] == [{"role": "user", "content": "0"}]
+    assert any("fields:" in r.message for r in found.failures)  # the other fields it was seen at
+
+
+def test_invalid_requests_answered_500_are_caught_with_a_minimal_curl():
+    found, _ = _explore(Property("completions", "negative"), "invalid-500", examples=30)
+    assert found.failures
+    for result in found.failures:
+        assert result.check == "status-code" and "answered 500" in result.message
+        body = _body(result)
+        mutated = result.case.split("[$.", 1)[1].split(" ", 1)[0].split("[")[0].split(".")[0]
+        assert set(body) <= {"model", "prompt", "max_tokens", mutated}, (result.case, body)
+
+
+def test_the_shared_request_budget_stops_the_search():
+    found, runner = _explore(Property("embeddings", "positive"), max_requests=5)
+    assert found.requests == 4  # discovery took one of the five
+    assert runner.stats()["requests"] == 5
+
+
+def test_no_budget_left_skips_the_property():
+    found, _ = _explore(Property("embeddings", "positive"), max_requests=1)
+    assert found.skipped and "budget" in found.skipped
+
+
+def test_a_profile_that_lacks_the_route_skips_it():
+    with embedded() as url:
+        runner = Runner(resolve(url), profile=_profiles.load("tgi"))
+        found = _properties.run(runner, Property("embeddings", "positive"), base=settings(), max_examples=5)
+    assert found.skipped and "embeddings" in found.skipped and found.requests == 0
+
+
+def test_the_same_seed_sends_the_same_requests():
+    def bodies(seed: int) -> list[bytes]:
+        _, runner = _explore(Property("completions", "positive"), examples=10, seed=seed)
+        return [e.request.body for e in runner.generated]
+
+    assert bodies(7) == bodies(7)
+    assert bodies(7) != bodies(8)
+
+
+def test_a_generated_stream_is_checked_as_a_stream():
+    case = _properties.case_for(Property("chat", "positive"), {"model": MODEL, "stream": True})
+    assert case.stream and case.schema is None and case.chunk_schema == "openai/chat-chunk.json"
+    negative = _properties.case_for(Property("chat", "negative"), {"stream": True},
+                                    Mutation("missing", ("model",)))
+    assert not negative.stream and negative.status == ("4xx",)
+    assert negative.id == "property.chat.negative[$.model removed]"
+
+
+@given(st.sampled_from(_properties.properties()))
+@settings(max_examples=6, database=None)
+def test_property_ids_name_route_and_polarity(prop):
+    route, polarity = prop.id.split(".")
+    assert route in ROUTES and polarity in ("positive", "negative")
