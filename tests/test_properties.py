@@ -54,8 +54,8 @@ def test_negative_requests_break_the_contract_where_they_say(route: str):
 
 def test_a_profile_lacking_a_feature_takes_it_out_of_the_requests():
     llamacpp = _profiles.load("llamacpp")  # documents no n
-    assert "n" not in _properties.positive_schema("completions", MODEL, llamacpp)["properties"]
-    assert "n" in _properties.positive_schema("completions", MODEL, None)["properties"]
+    assert "n" not in _properties.positive_schema("completions", MODEL, llamacpp.unsupported)["properties"]
+    assert "n" in _properties.positive_schema("completions", MODEL)["properties"]
 
 
 def test_sites_reach_required_fields_ranges_enums_and_message_fields():

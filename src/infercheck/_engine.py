@@ -50,7 +50,8 @@ def items(api: str = "openai", *, routes: Iterable[str] | None = None) -> list[I
     ]
 
 
-def _signature(request: Request) -> tuple[str, str, bytes | None, str | None]:
+def request_key(request: Request) -> tuple[str, str, bytes | None, str | None]:
+    """What makes two requests the same request: sent once, answered once."""
     return (request.method, request.url, request.body, request.headers.get("Authorization"))
 
 
@@ -76,7 +77,7 @@ class Runner:
             raise ValueError("concurrency must be at least 1")
         if self.max_requests is not None and self.max_requests < 1:
             raise ValueError("max_requests must be at least 1")
-        self._by_signature = {_signature(e.request): e for e in self.target.discovery if e.response is not None}
+        self._by_signature = {request_key(e.request): e for e in self.target.discovery if e.response is not None}
         self._sent = len(self.target.discovery)
 
     @property
@@ -143,7 +144,7 @@ class Runner:
                     self._not_sent(case, reason)
                     continue
                 request = self.request_for(case, body)
-                signature = (*_signature(request), case.id) if case.repeat else _signature(request)
+                signature = (*request_key(request), case.id) if case.repeat else request_key(request)
                 known = self._by_signature.get(signature)
                 if known is not None:
                     self.exchanges[case.id] = known

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -32,6 +32,7 @@ from hypothesis.errors import Unsatisfiable
 from . import _checks, _schemas
 from ._cases import Case
 from ._checks import Outcome, Result
+from ._engine import Runner, request_key
 from ._exchange import Exchange
 from ._profiles import Profile
 from ._transport import client_timeout, send_async
@@ -82,28 +83,25 @@ def properties(routes: list[str] | None = None) -> list[Property]:
 # -- positive requests -----------------------------------------------------------------------------------
 
 
-def positive_schema(route: str, model: str, profile: Profile | None = None) -> dict[str, Any]:
-    """The positive schema of ``route`` with the model pinned and the features ``profile`` lacks left out."""
+def positive_schema(route: str, model: str, lacking: Iterable[str] = ()) -> dict[str, Any]:
+    """The positive schema of ``route`` with the model pinned and the ``lacking`` features left out."""
     schema = copy.deepcopy(_schemas.schema(ROUTES[route].positive))
     schema["properties"]["model"] = {"const": model}
-    for feature in (profile.unsupported if profile else {}):
+    for feature in lacking:
         schema["properties"].pop(feature, None)
     return schema
 
 
 def positive(route: str, model: str, profile: Profile | None = None) -> st.SearchStrategy[dict[str, Any]]:
-    """Requests from the positive schema. hypothesis-jsonschema would merge the schema's conditional rules
-    (``allOf`` of ``if``/``then``) into the object at every draw, which is slow; so it generates from the
-    schema without them, and the whole schema filters what it generates."""
-    unsupported = tuple(sorted(profile.unsupported)) if profile else ()
-    return _positive(route, model, unsupported)
+    """Requests from the positive schema, without the features ``profile`` says the server lacks. The
+    schema's conditional rules (``allOf`` of ``if``/``then``) are not generated: the whole schema filters
+    what is generated."""
+    return _positive(route, model, tuple(sorted(profile.unsupported)) if profile else ())
 
 
 @cache
-def _positive(route: str, model: str, unsupported: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
-    schema = positive_schema(route, model, None)
-    for feature in unsupported:
-        schema["properties"].pop(feature, None)
+def _positive(route: str, model: str, lacking: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
+    schema = positive_schema(route, model, lacking)
     full = _schemas.validator(ROUTES[route].positive)
     return _strategy(schema, schema.get("$defs", {})).filter(full.is_valid)
 
@@ -261,18 +259,12 @@ def breaks(route: str, body: dict[str, Any] | None, mutation: Mutation) -> bool:
         return False
     parent = mutation.path[:-1]
     for error in _schemas.validator(ROUTES[route].contract).iter_errors(body):
-        for leaf in _leaves(error):
+        for leaf in _schemas.leaves(error):
             where = tuple(leaf.absolute_path)
             if where[:len(mutation.path)] == mutation.path or (mutation.kind == "missing" and where == parent
                                                                 and leaf.validator == "required"):
                 return True
     return False
-
-
-def _leaves(error: Any) -> Iterator[Any]:
-    yield error
-    for sub in error.context or ():
-        yield from _leaves(sub)
 
 
 def negative(route: str, model: str, profile: Profile | None = None
@@ -431,7 +423,7 @@ class Sender:
     """Sends generated requests on one event loop and client; identical requests are sent once, and at
     most ``cap`` requests (further ones get None, so hypothesis stops there)."""
 
-    def __init__(self, runner: Any, cap: int):
+    def __init__(self, runner: Runner, cap: int):
         self.runner, self.cap = runner, cap
         self.memo: dict[tuple, Exchange] = {}
         self.sent = 0
@@ -440,7 +432,7 @@ class Sender:
 
     def __call__(self, case: Case, body: bytes) -> Exchange | None:
         request = self.runner.request_for(case, body)
-        key = (request.url, request.body)
+        key = request_key(request)
         if key in self.memo:
             return self.memo[key]
         if self.sent >= self.cap or not self.runner.spend():
@@ -457,7 +449,7 @@ class Sender:
         self._loop.close()
 
 
-def run(runner: Any, prop: Property, *, base: Settings, max_examples: int = DEFAULT_MAX_EXAMPLES,
+def run(runner: Runner, prop: Property, *, base: Settings, max_examples: int = DEFAULT_MAX_EXAMPLES,
         seed: int | None = None) -> Exploration:
     """Explore ``prop`` against the runner's target, sharing its request budget; the results are added to
     the runner's, secrets redacted."""

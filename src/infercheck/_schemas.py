@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -127,7 +128,7 @@ def undocumented(name: str, instance: Any) -> list[tuple[str, Any]]:
     """(JSON path, value) of every field of ``instance`` that schema ``name`` does not declare."""
     found: dict[str, Any] = {}  # path -> value, each path once
     for error in closed_validator(name).iter_errors(instance):
-        for leaf in _leaves(error):
+        for leaf in leaves(error):
             if leaf.validator == "unevaluatedProperties" and isinstance(leaf.instance, dict):
                 declared = leaf.schema.get("properties", {})
                 where = leaf.json_path if leaf.absolute_path else "$"
@@ -137,7 +138,8 @@ def undocumented(name: str, instance: Any) -> list[tuple[str, Any]]:
     return list(found.items())
 
 
-def _leaves(error: jsonschema.ValidationError):
+def leaves(error: jsonschema.ValidationError) -> Iterator[jsonschema.ValidationError]:
+    """``error`` and every sub-error of its anyOf/oneOf branches, depth first."""
     yield error
     for sub in error.context or ():
-        yield from _leaves(sub)
+        yield from leaves(sub)

@@ -108,7 +108,8 @@ class _Endpoint:
             if quirky:
                 yield f": infercheck reference stream{end}retry: 3000{end}{end}".encode()
             for number, event in enumerate(events, start=1):
-                event = {**event, "choices": [self.indexed(c, choices) for c in event["choices"]]}
+                if "index-string-with-n" in faults:
+                    event = {**event, "choices": [self.indexed(c, choices) for c in event["choices"]]}
                 if "stream-id-changes" in faults and "id" in event:
                     event = {**event, "id": f"{event['id']}-{number}"}
                 data = "this is not JSON" if number == 2 and "stream-not-json" in faults else json.dumps(event)
