@@ -1,6 +1,9 @@
 """Every check can fail: each fault mode of the reference endpoint is caught by exactly the checks
 mapped to it here, every registered check is in the map, and the clean endpoint passes everything.
 
+Each run checks all three APIs of one endpoint: OpenAI-style (/v1), TGI (the root) and every Hugging Face
+task (/models/<task>).
+
 The runs use the `strict` profile, where nothing is a deviation (`tests/test_profiles.py` covers
 what the other profiles allow).
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import pytest
 
 from infercheck import Outcome, embedded, registry, resolve, run
+from infercheck._target import TargetError
 from infercheck.serve import DEFAULT_MODEL, FAULTS, QUIRKS
 
 KEY = "sk-test-secret-0123"
@@ -63,12 +67,54 @@ CATCHES = {
     "auth-ignored": {"status-code"},
     "validation-lenient": {"status-code"},
     "validation-500": {"status-code"},
+    # Hugging Face tasks and TGI
+    "hf-generate-overrun": {"max-new-tokens"},
+    "hf-full-text-ignored": {"full-text-honoured"},
+    "hf-scores-unsorted": {"scores-sorted"},
+    "hf-top-k-ignored": {"top-k-honoured"},
+    # single-label zero-shot scores no longer sum to 1 either
+    "hf-score-logit": {"scores-probabilities", "candidate-labels"},
+    "hf-span-shifted": {"spans-in-input"},
+    "hf-token-str-camel": {"response-schema"},
+    "hf-summary-as-generated": {"response-schema"},
+    "hf-translation-key": {"response-schema"},
+    "hf-zero-shot-foreign-label": {"candidate-labels"},
+    "hf-vectors-ragged": {"one-vector-per-input"},
+    "hf-similarity-short": {"one-vector-per-input"},
+    "hf-binary-needs-mime": {"status-code"},
+    "hf-box-outside": {"boxes-in-image"},
+    "hf-malformed-500": {"status-code"},
+    "hf-error-text": {"content-type", "response-schema"},
+    # TGI's routes answer 503 (a body without error_type); task endpoints are refused at discovery (see below)
+    "loading-forever": {"status-code", "response-schema"},
+    "tgi-validation-400": {"status-code"},
+    "tgi-stream-no-final": {"generate-stream-framing"},
+    "tgi-compat-object": {"response-schema"},
+    "tgi-info-incomplete": {"response-schema"},
 }
+LOAD_WAIT = 0.5  # seconds a request may wait out 503 "loading" in these runs
+
+
+def _run_all(*faults: str, profile: str = "strict"):
+    """(results of every API, the target errors met while resolving)."""
+    results, errors = [], []
+    with embedded(faults=faults, api_key=KEY) as url:
+        root = url.removesuffix("/v1")
+        for base, api, task in ((url, "openai", None), (root, "tgi", None), (root + "/models", "hf", "all")):
+            try:
+                target = resolve(base, api_key=KEY, model=DEFAULT_MODEL if api == "openai" else None, api=api,
+                                 task=task, load_wait=LOAD_WAIT)
+            except TargetError as exc:
+                errors.append(str(exc))
+                continue
+            results += run(target, profile=profile).results
+    return results, errors
 
 
 def _run(*faults: str, profile: str = "strict"):
-    with embedded(faults=faults, api_key=KEY) as url:
-        return run(resolve(url, api_key=KEY, model=DEFAULT_MODEL), profile=profile).results
+    results, errors = _run_all(*faults, profile=profile)
+    assert errors == []
+    return results
 
 
 def test_every_check_has_a_fault_that_it_catches():
@@ -92,9 +138,25 @@ def test_legal_quirks_pass_everything(quirk: str):
     assert [r for r in results if r.outcome is not Outcome.PASSED] == []
 
 
+def test_a_model_that_never_loads_is_waited_for_within_the_bound_and_reported():
+    results, errors = _run_all("loading-forever")
+    assert errors == [f"{errors[0].split(' was ')[0]} was still loading its model after waiting 0.5 s (--load-wait)"]
+    assert "/models/text-classification" in errors[0]
+    loading = [r for r in results if r.check == "status-code" and r.outcome is Outcome.FAILED]
+    assert loading and all("after waiting 0.5 s for the model to load" in r.message for r in loading)
+
+
+def test_a_model_that_loads_is_waited_for_and_then_passes():
+    with embedded(faults=("loading",), api_key=KEY) as url:
+        target = resolve(url.removesuffix("/v1") + "/models/fill-mask", api="hf", task="fill-mask", api_key=KEY)
+        runner = run(target, profile="strict")
+    assert 0.2 <= target.discovery[0].waited <= 1
+    assert [r for r in runner.results if r.outcome is not Outcome.PASSED] == []
+
+
 @pytest.mark.parametrize("fault", sorted(CATCHES))
 def test_fault_is_caught_by_its_checks_and_no_other(fault: str):
-    results = _run(fault)
+    results = _run_all(fault)[0] if fault == "loading-forever" else _run(fault)
     failed = {r.check for r in results if r.outcome is Outcome.FAILED}
     assert failed == CATCHES[fault]
     for result in results:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 from ._resources import data_dir
 
 MODEL = "{model}"  # placeholder for the model under test, in paths and bodies
+_BASE64 = re.compile(r"^\{base64:([\w./-]+)\}$")  # a body string standing for a fixture file, base64-encoded
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: cases load once
@@ -32,6 +35,10 @@ class Case:
     derive: dict[str, str] | None = None  # {"from": case id, "stop": rule}: body completed from another answer
     auth: str | None = None  # "none" (no Authorization header) or "wrong" (a wrong key)
     feature: str | None = None  # what the endpoint must support for this case to apply (see profiles)
+    api: str = "openai"  # which cases file it comes from: openai, hf, tgi
+    error_schema: str = "openai/error.json"  # the schema of an error answer
+    body_file: str | None = None  # a fixture (relative to fixtures/) sent as the raw body, e.g. an image
+    content_type: str | None = None  # of ``body_file``; None sends no Content-Type (as huggingface_hub does)
 
     @property
     def expects_success(self) -> bool:
@@ -58,6 +65,8 @@ class Case:
         return self.path.replace(MODEL, model)
 
     def render_body(self, model: str) -> bytes | None:
+        if self.body_file is not None:
+            return fixture(self.body_file).read_bytes()
         if self.raw_body is not None:
             return self.raw_body.replace(MODEL, model).encode()
         if self.body is None:
@@ -65,8 +74,19 @@ class Case:
         return json.dumps(_substitute(self.body, model)).encode()
 
 
+def fixture(name: str):
+    """A file under ``fixtures/``."""
+    path = data_dir("fixtures") / name
+    if not path.is_file():
+        raise ValueError(f"fixture {name} not found under {data_dir('fixtures')}")
+    return path
+
+
 def _substitute(value: Any, model: str) -> Any:
     if isinstance(value, str):
+        found = _BASE64.match(value)
+        if found:
+            return base64.b64encode(fixture(found.group(1)).read_bytes()).decode()
         return value.replace(MODEL, model)
     if isinstance(value, list):
         return [_substitute(v, model) for v in value]
@@ -75,8 +95,8 @@ def _substitute(value: Any, model: str) -> Any:
     return value
 
 
-def _from_data(data: dict[str, Any]) -> Case:
-    data = dict(data)
+def _from_data(data: dict[str, Any], defaults: dict[str, Any]) -> Case:
+    data = {**defaults, **data}
     status = data.pop("status", 200)
     data["status"] = tuple(status) if isinstance(status, list) else (status,)
     data["tags"] = frozenset(data.pop("tags", ()))
@@ -90,7 +110,9 @@ def _from_data(data: dict[str, Any]) -> Case:
 @cache
 def load(api: str = "openai") -> tuple[Case, ...]:
     path = data_dir("fixtures") / api / "cases.json"
-    cases = tuple(_from_data(entry) for entry in json.loads(path.read_text(encoding="utf-8"))["cases"])
+    document = json.loads(path.read_text(encoding="utf-8"))
+    defaults = {"api": api, **document.get("defaults", {})}
+    cases = tuple(_from_data(entry, defaults) for entry in document["cases"])
     ids = [c.id for c in cases]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:

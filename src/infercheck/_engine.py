@@ -15,7 +15,7 @@ from ._cases import Case
 from ._checks import Check, Context, Result
 from ._exchange import Exchange, Request
 from ._profiles import Profile
-from ._target import Target
+from ._target import ALL_TASKS, Target
 from ._transport import client_timeout, send_async
 
 DEFAULT_CONCURRENCY = 8
@@ -48,6 +48,24 @@ def items(api: str = "openai", *, routes: Iterable[str] | None = None) -> list[I
         for chk in checks
         if chk.applies(case)
     ]
+
+
+def request_for(target: Target, case: Case, body: bytes | None = None) -> Request:
+    """The request ``case`` makes to ``target`` (``body`` replaces the case's own, for derived cases)."""
+    model = target.model or ""
+    body = case.render_body(model) if body is None else body
+    headers = target.headers(json_body=body is not None and case.body_file is None)
+    if case.body_file is not None and case.content_type:
+        headers["Content-Type"] = case.content_type
+    if case.auth == "none":
+        headers.pop("Authorization", None)
+    elif case.auth == "wrong":
+        headers["Authorization"] = f"Bearer {WRONG_KEY}"
+    path = case.render_path(model)
+    if case.api == "hf" and target.task == ALL_TASKS:
+        path = "/" + case.route + path
+    file = str(_cases.fixture(case.body_file)) if case.body_file is not None else None
+    return Request(case.method, target.url(path), headers, body, file)
 
 
 def request_key(request: Request) -> tuple[str, str, bytes | None, str | None]:
@@ -86,14 +104,7 @@ class Runner:
                        secrets=tuple(self.target.secrets()))
 
     def request_for(self, case: Case, body: bytes | None = None) -> Request:
-        model = self.target.model or ""
-        body = case.render_body(model) if body is None else body
-        headers = self.target.headers(json_body=body is not None)
-        if case.auth == "none":
-            headers.pop("Authorization", None)
-        elif case.auth == "wrong":
-            headers["Authorization"] = f"Bearer {WRONG_KEY}"
-        return Request(case.method, self.target.url(case.render_path(model)), headers, body)
+        return request_for(self.target, case, body)
 
     def spend(self) -> bool:
         """Take one request from the budget (shared by every suite); False when it is spent."""
@@ -167,7 +178,7 @@ class Runner:
                 first, request = group[0]
                 async with gate:
                     exchange = await send_async(client, first.id, request, deadline=self.target.timeout,
-                                                stream=first.stream)
+                                                stream=first.stream, patience=self.target.load_wait)
                 self._by_signature[signature] = exchange
                 for case, _ in group:
                     self.exchanges[case.id] = exchange
@@ -187,6 +198,7 @@ class Runner:
             "requests": len(sent),
             "completion_tokens": sum(completion_tokens(e) for e in sent.values()),
             "duration_s": round(time.perf_counter() - self.started, 3),
+            "loading_waited_s": round(max((e.waited for e in sent.values()), default=0.0), 3),
         }
 
 
@@ -210,16 +222,22 @@ def _closure(cases: Iterable[Case]) -> list[Case]:
         case = stack.pop()
         for ref in (case.twin, (case.derive or {}).get("from")):
             if ref is not None and ref not in wanted:
-                wanted[ref] = _cases.by_id(ref)
+                wanted[ref] = _cases.by_id(ref, case.api)
                 stack.append(wanted[ref])
-    order = {case.id: i for i, case in enumerate(_cases.load())}
+    order = {case.id: i for api in dict.fromkeys(c.api for c in wanted.values())
+             for i, case in enumerate(_cases.load(api))}
     return sorted(wanted.values(), key=lambda c: order.get(c.id, len(order)))
+
+
+def routes_of(target: Target) -> list[str] | None:
+    """The routes a target serves: one task for a task endpoint, else all of its API's."""
+    return [target.task] if target.api == "hf" and target.task not in (None, ALL_TASKS) else None
 
 
 def run(
     target: Target,
     *,
-    api: str = "openai",
+    api: str | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     profile: Profile | str | None = None,
     max_requests: int | None = None,
@@ -228,7 +246,7 @@ def run(
     if not isinstance(profile, Profile):
         profile = _profiles.load(profile)
     runner = Runner(target, concurrency, profile, max_requests)
-    selected = items(api)
+    selected = items(api or target.api, routes=routes_of(target))
     runner.execute(dict.fromkeys(item.case for item in selected))
     for item in selected:
         runner.evaluate(item)

@@ -19,9 +19,13 @@ class Request:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
+    file: str | None = None  # where ``body`` comes from when it is a file (an image, audio): curl sends the file
 
     def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
+        try:
+            return json.loads(self.body) if self.body else None
+        except ValueError:  # a binary or malformed body: there is no JSON request to read
+            return None
 
     def curl(self, *, stream: bool = False) -> str:
         """A runnable curl command; secrets in headers are redacted."""
@@ -36,7 +40,11 @@ class Request:
                 scheme = value.split(" ", 1)[0] + " " if " " in value else ""
                 value = scheme + REDACTED
             parts += ["-H", shlex.quote(f"{name}: {value}")]
-        if self.body is not None:
+        if self.file is not None:
+            if not any(name.lower() == "content-type" for name in self.headers):
+                parts += ["-H", shlex.quote("Content-Type:")]  # curl would otherwise send a form type
+            parts += ["--data-binary", shlex.quote("@" + self.file)]
+        elif self.body is not None:
             parts += ["--data-raw", shlex.quote(self.body.decode("utf-8", errors="replace"))]
         return " ".join(parts)
 
@@ -75,6 +83,7 @@ class Exchange:
     error: str | None = None
     stream: bool = False
     sent: bool = True  # False: deliberately not sent, and ``error`` says why (budget, profile, no key)
+    waited: float = 0.0  # seconds spent waiting out 503 "model is loading" answers before this response
 
     def curl(self) -> str:
         return self.request.curl(stream=self.stream)

@@ -15,6 +15,9 @@ from ._exchange import Exchange, Request
 from ._transport import client_timeout, send_async
 
 DEFAULT_TIMEOUT = 60.0
+DEFAULT_LOAD_WAIT = 120.0  # seconds a 503 "model is loading" may be waited out, per request
+APIS = ("openai", "tgi", "hf")
+ALL_TASKS = "all"  # --task all: every task, each at {base}/{task} (the embedded endpoint's /models/{task})
 
 
 class TargetError(Exception):
@@ -23,12 +26,15 @@ class TargetError(Exception):
 
 @dataclass
 class Target:
-    base_url: str  # OpenAI-style, including /v1, without a trailing slash
+    base_url: str  # without a trailing slash: OpenAI-style including /v1; TGI's root; a task endpoint's own URL
     api_key: str | None = None
     model: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     embedded: bool = False
     discovery: list[Exchange] = field(default_factory=list)  # requests made while resolving
+    api: str = "openai"  # openai, tgi, hf
+    task: str | None = None  # for api hf: the task the URL serves, or "all" (each task at {base_url}/{task})
+    load_wait: float = DEFAULT_LOAD_WAIT
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -56,18 +62,30 @@ def normalise_base_url(raw: str) -> str:
 
 
 def resolve(
-    base_url: str, *, api_key: str | None = None, model: str | None = None, timeout: float = DEFAULT_TIMEOUT
+    base_url: str, *, api_key: str | None = None, model: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+    api: str = "openai", task: str | None = None, load_wait: float = DEFAULT_LOAD_WAIT,
 ) -> Target:
-    """Check the target answers ``GET /models`` and pick the model (the first listed when none is given)."""
-    target = Target(normalise_base_url(base_url), api_key or None, model or None, timeout)
+    """Check the target answers and pick the model: OpenAI-style, ``GET /models`` (the first model listed when
+    none is given); TGI, ``GET /info``; a Hugging Face task endpoint, the task's documented request."""
+    if api not in APIS:
+        raise TargetError(f"unknown api {api!r}; known: {', '.join(APIS)}")
+    if api == "hf":
+        from ._tasks import TASKS
+        if task not in (*TASKS, ALL_TASKS):
+            raise TargetError(f"unknown task {task!r}; known: {', '.join(TASKS)} (or {ALL_TASKS})")
+    target = Target(normalise_base_url(base_url), api_key or None, model or None, timeout, api=api,
+                    task=task if api == "hf" else None, load_wait=load_wait)
     exchange = asyncio.run(_discover(target))
     target.discovery.append(exchange)
+    where = exchange.request.url
     if exchange.response is None:
         raise TargetError(f"cannot reach {target.base_url}: {exchange.error}")
     status = exchange.response.status
     if status in (401, 403):
-        hint = "an API key was given but refused" if api_key else "set --api-key (or INFERCHECK_API_KEY)"
-        raise TargetError(f"{target.url('/models')} answered {status}: {hint}")
+        hint = "an API key was given but refused" if api_key else "set --api-key (or INFERCHECK_API_KEY, HF_TOKEN)"
+        raise TargetError(f"{where} answered {status}: {hint}")
+    if api != "openai":
+        return _native(target, exchange)
     if target.model is not None:
         return target
     if status != 200:
@@ -86,15 +104,59 @@ def resolve(
     return target
 
 
+def _native(target: Target, exchange: Exchange) -> Target:
+    """The rest of resolving a TGI server or a Hugging Face task endpoint."""
+    response = exchange.response
+    if response.status == 503 and exchange.waited:
+        raise TargetError(f"{exchange.request.url} was still loading its model after waiting {exchange.waited:g} s "
+                          "(--load-wait)")
+    if response.status == 404:
+        raise TargetError(f"{exchange.request.url} answered 404: check the URL"
+                          + (" (a TGI server's root, without /v1)" if target.api == "tgi"
+                             else " (the task endpoint's own URL, which is POSTed to)"))
+    if target.api == "tgi":
+        try:
+            target.model = target.model or str(response.json()["model_id"])
+        except (ValueError, KeyError, TypeError):
+            raise TargetError(f"{exchange.request.url} answered {response.status} without a TGI model_id (body starts "
+                              f"{response.body[:80]!r}); is this a TGI server?") from None
+    else:
+        target.model = target.model or (f"{target.task} endpoint" if target.task != ALL_TASKS else "every task")
+    return target
+
+
+def discovery_case(target: Target):
+    """The case whose request checks the target is there: for a task endpoint, its task's first request."""
+    from . import _cases
+
+    if target.api == "hf":
+        task = target.task if target.task != ALL_TASKS else "text-classification"
+        return next(c for c in _cases.load("hf") if c.route == task)
+    return None
+
+
 async def _discover(target: Target) -> Exchange:
-    request = Request("GET", target.url("/models"), target.headers())
+    case = discovery_case(target)
+    if case is not None:
+        path = ("/" + case.route if target.task == ALL_TASKS else "") + case.path
+        body = case.render_body(target.model or "")
+        headers = target.headers(json_body=body is not None and case.body_file is None)
+        if case.body_file is not None and case.content_type:
+            headers["Content-Type"] = case.content_type
+        request = Request(case.method, target.url(path), headers, body)
+        name = case.id
+    else:
+        path, name = ("/info", "tgi.info") if target.api == "tgi" else ("/models", "models.list")
+        request = Request("GET", target.url(path), target.headers())
     async with httpx.AsyncClient(timeout=client_timeout(target.timeout)) as client:
-        return await send_async(client, "models.list", request, deadline=target.timeout)
+        return await send_async(client, name, request, deadline=target.timeout, patience=target.load_wait)
 
 
 @contextmanager
-def embedded(*, api_key: str | None = None, model: str | None = None, faults: tuple[str, ...] = ()) -> Iterator[str]:
-    """Run the reference endpoint on a free loopback port in a background thread; yield its base URL."""
+def embedded(*, api_key: str | None = None, model: str | None = None, faults: tuple[str, ...] = (),
+             api: str = "openai", task: str | None = None) -> Iterator[str]:
+    """Run the reference endpoint on a free loopback port in a background thread; yield the base URL of ``api``
+    (and ``task``): /v1, the root (TGI), /models/{task}, or /models for every task."""
     import uvicorn
 
     from .serve import DEFAULT_MODEL, create_app
@@ -118,7 +180,11 @@ def embedded(*, api_key: str | None = None, model: str | None = None, faults: tu
             threading.Event().wait(0.01)
         if not server.started:
             raise TargetError("the embedded reference endpoint did not start")
-        yield f"http://127.0.0.1:{port}/v1"
+        root = f"http://127.0.0.1:{port}"
+        if api == "hf":
+            yield root + "/models" + ("" if task == ALL_TASKS else f"/{task}")
+        else:
+            yield root + ("/v1" if api == "openai" else "")
     finally:
         server.should_exit = True
         thread.join(timeout=5)

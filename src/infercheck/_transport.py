@@ -23,8 +23,38 @@ def _describe(exc: Exception, deadline: float) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def loading_estimate(response: Response) -> float | None:
+    """The ``estimated_time`` of a 503 "model is loading" answer (Hugging Face), else None."""
+    if response.status != 503:
+        return None
+    try:
+        estimate = response.json().get("estimated_time")
+    except (ValueError, AttributeError):
+        return None
+    return float(estimate) if isinstance(estimate, (int, float)) and not isinstance(estimate, bool) else None
+
+
 async def send_async(
-    client: httpx.AsyncClient, case_id: str, request: Request, *, deadline: float, stream: bool = False
+    client: httpx.AsyncClient, case_id: str, request: Request, *, deadline: float, stream: bool = False,
+    patience: float = 0.0,
+) -> Exchange:
+    """Send ``request`` under ``deadline``. A 503 "model is loading" answer is waited out (its estimated_time,
+    at least 0.1 s and at most what is left) and the request sent again, for at most ``patience`` seconds;
+    ``exchange.waited`` says how long."""
+    waited = 0.0
+    while True:
+        exchange = await _send_once(client, case_id, request, deadline=deadline, stream=stream)
+        exchange.waited = waited
+        estimate = loading_estimate(exchange.response) if exchange.response is not None else None
+        if estimate is None or waited >= patience:
+            return exchange
+        pause = min(max(estimate, 0.1), patience - waited)
+        await asyncio.sleep(pause)
+        waited += pause
+
+
+async def _send_once(
+    client: httpx.AsyncClient, case_id: str, request: Request, *, deadline: float, stream: bool
 ) -> Exchange:
     exchange = Exchange(case_id, request, stream=stream)
     start = time.perf_counter()

@@ -15,7 +15,8 @@ from rich.table import Table
 from . import _engine, _profiles, _properties
 from ._checks import Outcome, registry
 from ._resources import data_dir
-from ._target import DEFAULT_TIMEOUT, TargetError, embedded, resolve
+from ._target import ALL_TASKS, APIS, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, TargetError, embedded, resolve
+from ._tasks import TASKS
 from ._version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -38,8 +39,17 @@ def main() -> None:
 
 @main.command()
 @click.option("--base-url", envvar=["INFERCHECK_BASE_URL", "OPENAI_BASE_URL"], show_envvar=True,
-              help="OpenAI-style base URL including /v1. Omitted: the embedded reference endpoint is tested.")
-@click.option("--api-key", envvar=["INFERCHECK_API_KEY", "OPENAI_API_KEY"], show_envvar=True,
+              help="OpenAI-style base URL including /v1; with --api tgi the server's root; with --task the endpoint's "
+                   "own URL. Omitted: the embedded reference endpoint is tested.")
+@click.option("--api", type=click.Choice(APIS), envvar="INFERCHECK_API", show_envvar=True,
+              help="The API to check [default: openai, or hf with --task].")
+@click.option("--task", type=click.Choice([*TASKS, ALL_TASKS]), envvar="INFERCHECK_TASK", show_envvar=True,
+              metavar="TASK", help=f"Check a Hugging Face task endpoint: {', '.join(TASKS)}; {ALL_TASKS} checks every "
+                                   "task at <base-url>/<task> (the embedded endpoint's /models/<task>).")
+@click.option("--load-wait", type=click.FloatRange(min=0), default=DEFAULT_LOAD_WAIT, show_default=True,
+              envvar="INFERCHECK_LOAD_WAIT", show_envvar=True,
+              help="Seconds a request may wait out 503 'model is loading' answers (their estimated_time).")
+@click.option("--api-key", envvar=["INFERCHECK_API_KEY", "OPENAI_API_KEY", "HF_TOKEN"], show_envvar=True,
               help="Bearer key for the target (never printed).")
 @click.option("--model", envvar="INFERCHECK_MODEL", show_envvar=True,
               help="Model to test. Default: the first id from GET /models.")
@@ -66,7 +76,7 @@ def main() -> None:
               help="Plant a fault in the embedded endpoint (repeatable; for demonstrations and self-tests).")
 @click.option("-k", "keyword", help="Only run checks whose id matches this pytest -k expression.")
 @click.option("-v", "--verbose", is_flag=True, help="List every check as it runs.")
-def run(base_url, api_key, model, concurrency, timeout, profile, max_requests, max_examples, seed, hypothesis_profile,
+def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, profile, max_requests, max_examples, seed, hypothesis_profile,
         json_path, junit_path, allure_dir, faults, keyword, verbose):
     """Run the conformance suites against a target (default: the embedded reference endpoint)."""
     import pytest
@@ -76,6 +86,11 @@ def run(base_url, api_key, model, concurrency, timeout, profile, max_requests, m
     console = Console(stderr=False, highlight=False)
     if faults and base_url:
         _die("--fault plants faults in the embedded endpoint; it cannot be used with --base-url")
+    api = api or ("hf" if task else "openai")
+    if api == "hf" and not task:
+        _die(f"--api hf checks a task endpoint: give its task with --task ({', '.join(TASKS)}, or {ALL_TASKS})")
+    if task and api != "hf":
+        _die(f"--task checks a Hugging Face task endpoint; it cannot be used with --api {api}")
     try:
         chosen = _profiles.load(profile)
     except _profiles.ProfileError as exc:
@@ -83,21 +98,28 @@ def run(base_url, api_key, model, concurrency, timeout, profile, max_requests, m
     started = time.perf_counter()
     with ExitStack() as stack:
         try:
-            url = base_url or stack.enter_context(embedded(api_key=api_key, model=model, faults=faults))
-            target = resolve(url, api_key=api_key, model=model, timeout=timeout)
+            url = base_url or stack.enter_context(embedded(api_key=api_key, model=model, faults=faults, api=api,
+                                                           task=task))
+            target = resolve(url, api_key=api_key, model=model, timeout=timeout, api=api, task=task,
+                             load_wait=load_wait)
         except TargetError as exc:
             _die(str(exc))
         target.embedded = not base_url
         where = "embedded reference endpoint" if target.embedded else target.base_url
-        console.print(f"[bold]infercheck {__version__}[/] checking [cyan]{escape(where)}[/] model "
-                      f"[cyan]{escape(target.model)}[/] profile [cyan]{escape(chosen.name)}[/]"
-                      + (f" with faults {', '.join(faults)}" if faults else ""))
+        what = f"task [cyan]{escape(task)}[/]" if api == "hf" else (
+            ("TGI model" if api == "tgi" else "model") + f" [cyan]{escape(target.model)}[/]")
+        console.print(f"[bold]infercheck {__version__}[/] checking [cyan]{escape(where)}[/] {what} "
+                      f"profile [cyan]{escape(chosen.name)}[/]" + (f" with faults {', '.join(faults)}" if faults else ""))
+        waited = max((e.waited for e in target.discovery), default=0)
+        if waited:
+            console.print(f"the model was loading: waited {waited:.1f} s (503 with estimated_time)")
         # Only the plugins a run needs: faster, and other installed plugins cannot change a verdict.
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         args = [str(data_dir("suites")), "-p", "infercheck.plugin", "-q", "--tb=no", "-rN", "--no-header",
                 "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
                 "--rootdir", str(data_dir("suites")), "--confcutdir", str(data_dir("suites")),
-                "--infercheck-concurrency", str(concurrency), "--infercheck-profile", profile]
+                "--infercheck-concurrency", str(concurrency), "--infercheck-profile", profile,
+                "--infercheck-api", api] + (["--infercheck-task", task] if task else [])
         if max_requests:
             args += ["--infercheck-max-requests", str(max_requests)]
         if max_examples:
@@ -162,6 +184,9 @@ def _summarise(console: Console, runner: _engine.Runner, elapsed: float) -> None
                   str(stats["requests"]), str(stats["completion_tokens"]), f"{elapsed:.2f}")
     console.print()
     console.print(table)
+    if stats["loading_waited_s"]:
+        console.print(f"model loading: requests waited up to {stats['loading_waited_s']:g} s "
+                      "(503 'currently loading' with estimated_time, waited out)")
     if failures:
         verdict = f"[red bold]NOT CONFORMANT[/]: {len(failures)} failed"
     elif deviations:
@@ -182,10 +207,13 @@ def _die(message: str) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--api-key", help="Require this bearer key.")
 @click.option("--model", default=None, help="The model name to serve [default: infercheck-tiny].")
+@click.option("--task", type=click.Choice(TASKS), metavar="TASK",
+              help="Also serve this Hugging Face task at POST / (every task is served at /models/<task>).")
 @click.option("--fault", "faults", multiple=True, callback=_fault_names, help="Plant a fault (repeatable).")
 @click.option("--list-faults", is_flag=True, help="List the fault modes and exit.")
-def serve(host, port, api_key, model, faults, list_faults):
-    """Serve the conformant reference endpoint (OpenAI-style, under /v1)."""
+def serve(host, port, api_key, model, task, faults, list_faults):
+    """Serve the conformant reference endpoint: OpenAI-style under /v1, TGI's native routes, and every Hugging
+    Face task under /models/<task>."""
     from .serve import DEFAULT_MODEL, FAULTS, QUIRKS, create_app
 
     if list_faults:
@@ -196,8 +224,10 @@ def serve(host, port, api_key, model, faults, list_faults):
 
     click.echo(f"infercheck reference endpoint: http://{host}:{port}/v1 model {model or DEFAULT_MODEL}"
                + (f" faults {', '.join(faults)}" if faults else ""))
+    click.echo(f"  TGI: http://{host}:{port}/generate, /generate_stream, /info; tasks: http://{host}:{port}/models/<task>"
+               + (f"; task {task}: POST http://{host}:{port}/" if task else ""))
     try:
-        uvicorn.run(create_app(api_key=api_key, model=model or DEFAULT_MODEL, faults=faults),
+        uvicorn.run(create_app(api_key=api_key, model=model or DEFAULT_MODEL, faults=faults, task=task),
                     host=host, port=port, log_level="warning")
     except (OSError, SystemExit) as exc:
         _die(f"cannot serve on {host}:{port}: {exc}")

@@ -19,13 +19,18 @@ import pytest
 from . import _engine, _profiles, _properties, _report
 from ._checks import Outcome, Result
 from ._engine import Item, Runner
-from ._target import DEFAULT_TIMEOUT, Target, TargetError, embedded, resolve
+from ._target import ALL_TASKS, APIS, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, Target, TargetError, embedded, resolve
 
 # name, environment variables (first set wins), help
 _SETTINGS: dict[str, tuple[tuple[str, ...], str]] = {
     "base_url": (("INFERCHECK_BASE_URL", "OPENAI_BASE_URL"),
-                 "OpenAI-style base URL including /v1; none: test the embedded reference endpoint"),
-    "api_key": (("INFERCHECK_API_KEY", "OPENAI_API_KEY"), "bearer API key for the target"),
+                 "OpenAI-style base URL including /v1 (TGI: its root; a task: the endpoint's URL); none: test the "
+                 "embedded reference endpoint"),
+    "api_key": (("INFERCHECK_API_KEY", "OPENAI_API_KEY", "HF_TOKEN"), "bearer API key for the target"),
+    "api": (("INFERCHECK_API",), f"the API to check: {', '.join(APIS)} (default openai; hf when a task is given)"),
+    "task": (("INFERCHECK_TASK",), f"the Hugging Face task the URL serves (or {ALL_TASKS}: each at <base>/<task>)"),
+    "load_wait": (("INFERCHECK_LOAD_WAIT",),
+                  f"seconds to wait out 503 'model is loading' per request (default {DEFAULT_LOAD_WAIT:g})"),
     "model": (("INFERCHECK_MODEL",), "model to test (default: the first from GET /models)"),
     "concurrency": (("INFERCHECK_CONCURRENCY",), f"requests in flight at once (default {_engine.DEFAULT_CONCURRENCY})"),
     "timeout": (("INFERCHECK_TIMEOUT",), f"seconds allowed per request (default {DEFAULT_TIMEOUT:g})"),
@@ -91,8 +96,20 @@ class State:
             raise pytest.UsageError(f"infercheck: {name} must be positive, not {raw!r}")
         return value
 
+    def preset(self) -> Preset | None:
+        return next((p for p in self.config.pluginmanager.get_plugins() if isinstance(p, Preset)), None)
+
+    def selection(self) -> tuple[str, str | None]:
+        """(api, task) of the run: the resolved target's, or the settings'."""
+        preset = self.preset()
+        if preset is not None:
+            return preset.target.api, preset.target.task
+        task = setting(self.config, "task")
+        api = setting(self.config, "api") or ("hf" if task else "openai")
+        return api, task
+
     def target(self) -> Target:
-        preset = next((p for p in self.config.pluginmanager.get_plugins() if isinstance(p, Preset)), None)
+        preset = self.preset()
         if preset is not None:
             preset.state = self
             return preset.target
@@ -102,10 +119,14 @@ class State:
         faults = tuple(f for f in (setting(self.config, "fault") or "").split(",") if f)
         if base_url is not None and faults:
             raise pytest.UsageError("infercheck: faults are planted in the embedded endpoint only; drop --base-url")
+        api, task = self.selection()
+        if api == "hf" and not task:
+            raise TargetError("the hf api checks one task: give it with --infercheck-task (or INFERCHECK_TASK)")
         is_embedded = base_url is None
         if is_embedded:
-            base_url = self.stack.enter_context(embedded(api_key=api_key, faults=faults))
-        target = resolve(base_url, api_key=api_key, model=setting(self.config, "model"), timeout=timeout)
+            base_url = self.stack.enter_context(embedded(api_key=api_key, faults=faults, api=api, task=task))
+        target = resolve(base_url, api_key=api_key, model=setting(self.config, "model"), timeout=timeout, api=api,
+                         task=task, load_wait=self._number("load_wait", float, DEFAULT_LOAD_WAIT))
         target.embedded = is_embedded
         return target
 
@@ -115,7 +136,8 @@ class State:
             max_requests = self._number("max_requests", int, None)
             try:
                 profile = _profiles.load(setting(self.config, "profile"))
-                self.hypothesis()  # a bad property setting stops the run before any request
+                if self.selection()[0] == "openai":  # the property suites are OpenAI-style
+                    self.hypothesis()  # a bad property setting stops the run before any request
                 self.runner = Runner(self.target(), concurrency, profile, max_requests)
             except (TargetError, ValueError) as exc:
                 pytest.exit(f"infercheck: {exc}", returncode=2)
@@ -153,8 +175,30 @@ class State:
     def target_info(self) -> dict[str, Any]:
         target = self.runner.target
         return {"base_url": target.base_url, "model": target.model, "embedded": target.embedded,
-                "api": "openai", "authenticated": bool(target.api_key), "profile": self.runner.profile.name,
+                "api": target.api, "task": target.task, "authenticated": bool(target.api_key), "profile": self.runner.profile.name,
                 "seed": self.seed}
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the tests of the API (and task) under test; the others are deselected, not skipped."""
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        return
+    api, task = state.selection()
+    keep, drop = [], []
+    for item in items:
+        params = getattr(item, "callspec", None).params if hasattr(item, "callspec") else {}
+        case = params["infercheck_item"].case if "infercheck_item" in params else None
+        if case is not None:
+            wanted = case.api == api and (api != "hf" or task in (ALL_TASKS, case.route))
+        elif "infercheck_property" in params:
+            wanted = api == "openai"
+        else:
+            wanted = True
+        (keep if wanted else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def conformance(api: str = "openai", *, routes: Iterable[str] | None = None) -> pytest.MarkDecorator:
@@ -254,9 +298,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     stats = state.runner.stats()
     target = state.runner.target
     seed = f", property seed {state.seed}" if state.seed is not None else ""
+    waited = (f", waited up to {stats['loading_waited_s']:g} s for the model to load"
+              if stats["loading_waited_s"] else "")
     terminalreporter.write_line(
         f"infercheck: {target.base_url} model={target.model} profile={state.runner.profile.name}: "
-        f"{stats['requests']} requests, {stats['completion_tokens']} completion tokens{seed}"
+        f"{stats['requests']} requests, {stats['completion_tokens']} completion tokens{seed}{waited}"
     )
 
 

@@ -40,12 +40,20 @@ class ApiError(Exception):
         self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
 
 
-def create_app(*, api_key: str | None = None, model: str = DEFAULT_MODEL, faults: Iterable[str] = ()) -> Starlette:
-    return _Endpoint(api_key, model, frozenset(check_names(tuple(faults)))).app
+def create_app(*, api_key: str | None = None, model: str = DEFAULT_MODEL, faults: Iterable[str] = (),
+               task: str | None = None) -> Starlette:
+    """The reference endpoint: the OpenAI-style API under /v1, TGI's native routes, and every Hugging Face task
+    under /models/{task}; ``task`` also serves that task at POST / (as an Inference Endpoint serves its model)."""
+    return _Endpoint(api_key, model, frozenset(check_names(tuple(faults))), task).app
 
 
 class _Endpoint:
-    def __init__(self, api_key: str | None, model: str, faults: frozenset[str]):
+    def __init__(self, api_key: str | None, model: str, faults: frozenset[str], task: str | None = None):
+        from ._native import Native
+        from ._tasks import TASKS
+
+        if task is not None and task not in TASKS:
+            raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
         self.api_key, self.model, self.faults = api_key, model, faults
         self.created = int(time.time())
         routes = [
@@ -56,6 +64,7 @@ class _Endpoint:
             Route("/v1/completions", self.completions, methods=["POST"]),
             Route("/v1/chat/completions", self.chat_completions, methods=["POST"]),
             Route("/v1/embeddings", self.embeddings, methods=["POST"]),
+            *Native(self, task).routes(),
         ]
         self.app = Starlette(
             routes=routes,

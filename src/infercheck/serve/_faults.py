@@ -53,10 +53,35 @@ FAULTS: dict[str, str] = {
     "validation-ignored": "invalid fields are dropped (missing ones defaulted) and the request is served with 200",
     "invalid-500": "requests that break the request schema are answered 500 instead of 400",
     "index-string-with-n": "when an answer has several choices (n > 1), every choices[].index is a string, streamed or not",
+    # Hugging Face tasks
+    "hf-generate-overrun": "text-generation (task and TGI) generates 2 tokens more than max_new_tokens",
+    "hf-full-text-ignored": "text-generation ignores return_full_text: the prompt is never prepended",
+    "hf-scores-unsorted": "classification labels come worst first",
+    "hf-top-k-ignored": "top_k is ignored: every label comes back",
+    "hf-score-logit": "classification scores are raw logits (outside [0, 1]) whatever function_to_apply says",
+    "hf-span-shifted": "token-classification and question-answering spans are one character to the right",
+    "hf-token-str-camel": "fill-mask answers name token_str tokenStr (the upstream spec's typo)",
+    "hf-summary-as-generated": "summarization answers {generated_text} instead of {summary_text}",
+    "hf-translation-key": "translation answers {translated_text} instead of {translation_text}",
+    "hf-zero-shot-foreign-label": "zero-shot-classification answers a label that was not a candidate",
+    "hf-vectors-ragged": "feature-extraction: with several inputs, the last vector is one number short",
+    "hf-similarity-short": "sentence-similarity answers one score fewer than there are sentences",
+    "hf-binary-needs-mime": "audio and image bodies sent without Content-Type are refused (400), as huggingface_hub sends them",
+    "hf-box-outside": "object-detection boxes reach 10 pixels beyond the image's right edge",
+    "hf-malformed-500": "malformed task payloads (no inputs, wrong types, empty body) crash with 500",
+    "hf-error-text": "task errors are plain text instead of {\"error\": message}",
+    "loading-forever": "every Hugging Face and TGI request answers 503 'currently loading' with estimated_time, forever",
+    # TGI
+    "tgi-validation-400": "TGI validation errors answer 400 instead of 422",
+    "tgi-stream-no-final": "the last event of /generate_stream has no generated_text",
+    "tgi-compat-object": "POST / answers one object instead of a list",
+    "tgi-info-incomplete": "GET /info lacks max_total_tokens",
 }
 
 QUIRKS: dict[str, str] = {
     "sse-quirks": "(conformant) streams use CRLF line ends, ': comment' lines, 'event: message' and 'id:' fields",
+    "loading": "(conformant) Hugging Face and TGI requests answer 503 'currently loading' with estimated_time for "
+               "0.3 s after the first one",
 }
 
 
