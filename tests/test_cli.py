@@ -22,7 +22,7 @@ INFERCHECK = [sys.executable, "-m", "infercheck.cli"]
 
 
 def infercheck(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "INFERCHECK_"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "INFERCHECK_", "HF_"))}
     return subprocess.run([*INFERCHECK, *args], capture_output=True, text=True, timeout=120,
                           env={**clean, **(env or {})}, stdin=subprocess.DEVNULL)
 
@@ -71,6 +71,11 @@ def test_a_planted_fault_fails_the_run_with_exit_1(tmp_path):
         (["--profile", "nope"], "unknown profile 'nope'; known: flexai, llamacpp, openai, strict, tgi, vllm"),
         (["--profile", "missing.toml"], "profile file missing.toml does not exist"),
         (["--max-requests", "0"], "max-requests"),
+        (["--api", "hf"], "--api hf checks a task endpoint: give its task with --task"),
+        (["--api", "tgi", "--task", "fill-mask"], "--task checks a Hugging Face task endpoint"),
+        (["--task", "no-such-task"], "'no-such-task' is not one of"),
+        (["--task", "fill-mask", "--base-url", f"http://127.0.0.1:{free_port()}/"], "cannot reach"),
+        (["--api", "tgi", "--base-url", f"http://127.0.0.1:{free_port()}"], "cannot reach"),
     ],
 )
 def test_bad_input_gets_exit_2_and_one_clear_line(args, says):
@@ -193,3 +198,57 @@ def test_an_unknown_hypothesis_profile_is_a_clear_error():
     assert proc.returncode == 2
     assert "unknown hypothesis profile 'nope'" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_a_task_endpoint_is_checked_at_its_own_url_with_hf_token(tmp_path):
+    port = free_port()
+    server = subprocess.Popen([*INFERCHECK, "serve", "--port", str(port), "--api-key", "hf_live_zzz_123456",
+                               "--task", "object-detection"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        out = tmp_path / "r.json"
+        proc = infercheck("run", "--task", "object-detection", "--base-url", f"http://127.0.0.1:{port}",
+                          "--json", str(out), env={"HF_TOKEN": "hf_live_zzz_123456"})
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "task object-detection" in proc.stdout and "verdict: CONFORMANT" in proc.stdout
+    doc = json.loads(out.read_text())
+    assert doc["target"]["api"] == "hf" and doc["target"]["task"] == "object-detection"
+    assert doc["target"]["authenticated"] is True
+    cases = {r["case"] for r in doc["results"]}
+    assert cases and all(c.startswith("object-detection.") for c in cases)
+    assert "object-detection.auth-wrong" in cases and "object-detection.raw-without-mime" in cases
+    assert all(r["outcome"] == "passed" for r in doc["results"])
+    assert "hf_live_zzz_123456" not in proc.stdout + out.read_text()
+
+
+def test_a_task_fault_is_reported_with_a_curl_that_sends_the_file(tmp_path):
+    proc = infercheck("run", "--task", "object-detection", "--fault", "hf-box-outside")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "boxes-in-image" in proc.stdout
+    assert "--data-binary @" in proc.stdout and "image.jpg" in proc.stdout
+
+
+def test_tgi_and_every_task_pass_against_the_embedded_endpoint(tmp_path):
+    tgi = infercheck("run", "--api", "tgi")
+    assert tgi.returncode == 0 and "TGI model infercheck-tiny" in tgi.stdout, tgi.stdout + tgi.stderr
+    every = infercheck("run", "--task", "all", "--json", str(tmp_path / "r.json"))
+    assert every.returncode == 0, every.stdout + every.stderr
+    tasks = {r["case"].split(".")[0] for r in json.loads((tmp_path / "r.json").read_text())["results"]}
+    from infercheck._tasks import TASKS
+    assert tasks == set(TASKS)
+
+
+def test_a_loading_model_is_waited_out_and_reported():
+    proc = infercheck("run", "--task", "fill-mask", "--fault", "loading")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "the model was loading: waited 0.3 s" in proc.stdout
+    never = infercheck("run", "--task", "fill-mask", "--fault", "loading-forever", "--load-wait", "0.5")
+    assert never.returncode == 2 and "still loading its model after waiting 0.5 s" in never.stderr

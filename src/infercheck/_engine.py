@@ -15,11 +15,10 @@ from ._cases import Case
 from ._checks import Check, Context, Result
 from ._exchange import Exchange, Request
 from ._profiles import Profile
-from ._target import ALL_TASKS, Target
+from ._target import ALL_TASKS, WRONG_KEY, Target, request_for  # noqa: F401  (WRONG_KEY re-exported)
 from ._transport import client_timeout, send_async
 
 DEFAULT_CONCURRENCY = 8
-WRONG_KEY = "infercheck-wrong-key-0000"  # sent by the auth cases that need a refused key
 
 
 @dataclass(frozen=True)
@@ -48,24 +47,6 @@ def items(api: str = "openai", *, routes: Iterable[str] | None = None) -> list[I
         for chk in checks
         if chk.applies(case)
     ]
-
-
-def request_for(target: Target, case: Case, body: bytes | None = None) -> Request:
-    """The request ``case`` makes to ``target`` (``body`` replaces the case's own, for derived cases)."""
-    model = target.model or ""
-    body = case.render_body(model) if body is None else body
-    headers = target.headers(json_body=body is not None and case.body_file is None)
-    if case.body_file is not None and case.content_type:
-        headers["Content-Type"] = case.content_type
-    if case.auth == "none":
-        headers.pop("Authorization", None)
-    elif case.auth == "wrong":
-        headers["Authorization"] = f"Bearer {WRONG_KEY}"
-    path = case.render_path(model)
-    if case.api == "hf" and target.task == ALL_TASKS:
-        path = "/" + case.route + path
-    file = str(_cases.fixture(case.body_file)) if case.body_file is not None else None
-    return Request(case.method, target.url(path), headers, body, file)
 
 
 def request_key(request: Request) -> tuple[str, str, bytes | None, str | None]:
@@ -203,14 +184,17 @@ class Runner:
 
 
 def completion_tokens(exchange: Exchange) -> int:
-    """Tokens a response says it generated (usage.completion_tokens), 0 when it does not say."""
+    """Tokens a response says it generated (usage.completion_tokens; TGI's details.generated_tokens), 0 when it
+    does not say."""
     response = exchange.response
     if response is None or not (200 <= response.status < 300):
         return 0
     for doc in reversed(_answers.documents(exchange)):
-        usage = doc.get("usage")
+        usage, details = doc.get("usage"), doc.get("details")
         if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
             return usage["completion_tokens"]
+        if isinstance(details, dict) and isinstance(details.get("generated_tokens"), int):
+            return details["generated_tokens"]
     return 0
 
 

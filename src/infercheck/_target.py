@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from . import _cases
+from ._cases import Case
 from ._exchange import Exchange, Request
 from ._transport import client_timeout, send_async
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_LOAD_WAIT = 120.0  # seconds a 503 "model is loading" may be waited out, per request
 APIS = ("openai", "tgi", "hf")
+WRONG_KEY = "infercheck-wrong-key-0000"  # sent by the auth cases that need a refused key
 ALL_TASKS = "all"  # --task all: every task, each at {base}/{task} (the embedded endpoint's /models/{task})
 
 
@@ -125,26 +128,36 @@ def _native(target: Target, exchange: Exchange) -> Target:
     return target
 
 
-def discovery_case(target: Target):
+def discovery_case(target: Target) -> Case | None:
     """The case whose request checks the target is there: for a task endpoint, its task's first request."""
-    from . import _cases
-
     if target.api == "hf":
         task = target.task if target.task != ALL_TASKS else "text-classification"
         return next(c for c in _cases.load("hf") if c.route == task)
     return None
 
 
+def request_for(target: Target, case: Case, body: bytes | None = None) -> Request:
+    """The request ``case`` makes to ``target`` (``body`` replaces the case's own, for derived cases)."""
+    model = target.model or ""
+    body = case.render_body(model) if body is None else body
+    headers = target.headers(json_body=body is not None and case.body_file is None)
+    if case.body_file is not None and case.content_type:
+        headers["Content-Type"] = case.content_type
+    if case.auth == "none":
+        headers.pop("Authorization", None)
+    elif case.auth == "wrong":
+        headers["Authorization"] = f"Bearer {WRONG_KEY}"
+    path = case.render_path(model)
+    if case.api == "hf" and target.task == ALL_TASKS:
+        path = "/" + case.route + path
+    file = str(_cases.fixture(case.body_file)) if case.body_file is not None else None
+    return Request(case.method, target.url(path), headers, body, file)
+
+
 async def _discover(target: Target) -> Exchange:
     case = discovery_case(target)
     if case is not None:
-        path = ("/" + case.route if target.task == ALL_TASKS else "") + case.path
-        body = case.render_body(target.model or "")
-        headers = target.headers(json_body=body is not None and case.body_file is None)
-        if case.body_file is not None and case.content_type:
-            headers["Content-Type"] = case.content_type
-        request = Request(case.method, target.url(path), headers, body)
-        name = case.id
+        request, name = request_for(target, case), case.id
     else:
         path, name = ("/info", "tgi.info") if target.api == "tgi" else ("/models", "models.list")
         request = Request("GET", target.url(path), target.headers())
