@@ -1,7 +1,7 @@
 """Property-based conformance: requests generated from the request schemas.
 
-*Positive* requests come from ``schemas/openai/positive/``: the part of the contract every conformant
-endpoint must serve, bounded in cost. Each must get 200 and pass every check that applies.
+*Positive* requests come from ``schemas/openai/positive/`` (and ``schemas/hf/positive/`` for the Hugging Face
+text tasks): the part of the contract every conformant endpoint must serve, bounded in cost. Each must get 200 and pass every check that applies.
 *Negative* requests are positive ones with one violation of the contract schema (a missing required
 field, a wrong type, an out-of-range number, an unknown enum value). Each must get a 4xx with the
 error envelope: never 200, never 5xx, never a hang.
@@ -51,6 +51,11 @@ class Route:
     response: str
     chunk: str | None = None
     feature: str | None = None  # profile feature the route needs
+    api: str = "openai"
+
+    @property
+    def error_schema(self) -> str:
+        return f"{self.api}/error.json"
 
 
 ROUTES: dict[str, Route] = {
@@ -60,6 +65,13 @@ ROUTES: dict[str, Route] = {
                   "openai/chat-response.json", "openai/chat-chunk.json"),
     "embeddings": Route("/embeddings", "openai/embedding-request.json", "openai/positive/embedding-request.json",
                         "openai/embedding-response.json", feature="embeddings"),
+    # Hugging Face text tasks: a task endpoint is its own URL. Audio and image tasks have no generated payloads:
+    # their inputs must be real media (the cases send fixtures, raw and base64).
+    **{task: Route("", f"hf/{task}-request.json", f"hf/positive/{task}-request.json", f"hf/{task}-response.json",
+                   api="hf")
+       for task in ("text-generation", "text-classification", "token-classification", "fill-mask",
+                    "question-answering", "summarization", "translation", "zero-shot-classification",
+                    "feature-extraction", "sentence-similarity")},
 }
 
 
@@ -76,17 +88,21 @@ class Property:
         return self.id
 
 
-def properties(routes: list[str] | None = None) -> list[Property]:
-    return [Property(r, p) for r in (routes or list(ROUTES)) for p in ("positive", "negative")]
+def properties(routes: list[str] | None = None, api: str | None = None) -> list[Property]:
+    """The property suites of ``routes`` (default: every route of ``api``, or of every API)."""
+    chosen = routes or [name for name, route in ROUTES.items() if api is None or route.api == api]
+    return [Property(r, p) for r in chosen for p in ("positive", "negative")]
 
 
 # -- positive requests -----------------------------------------------------------------------------------
 
 
 def positive_schema(route: str, model: str, lacking: Iterable[str] = ()) -> dict[str, Any]:
-    """The positive schema of ``route`` with the model pinned and the ``lacking`` features left out."""
+    """The positive schema of ``route`` with the model pinned (where requests name one) and the ``lacking``
+    features left out."""
     schema = copy.deepcopy(_schemas.schema(ROUTES[route].positive))
-    schema["properties"]["model"] = {"const": model}
+    if "model" in schema["properties"]:
+        schema["properties"]["model"] = {"const": model}
     for feature in lacking:
         schema["properties"].pop(feature, None)
     return schema
@@ -311,9 +327,9 @@ def case_for(prop: Property, body: dict[str, Any], mutation: Mutation | None = N
         return Case(name, f"generated {prop.route} request", prop.route, "POST", route.path, body=body,
                     stream=stream, status=(200,), schema=None if stream else route.response,
                     chunk_schema=route.chunk if stream else None,
-                    tags=frozenset({"generated"}))
+                    tags=frozenset({"generated"}), api=route.api, error_schema=route.error_schema)
     return Case(name, f"generated invalid {prop.route} request", prop.route, "POST", route.path, body=body,
-                status=("4xx",), tags=frozenset({"generated"}))
+                status=("4xx",), tags=frozenset({"generated"}), api=route.api, error_schema=route.error_schema)
 
 
 @dataclass
@@ -439,7 +455,7 @@ class Sender:
             return None
         self.sent += 1
         exchange = self._loop.run(send_async(self._client, case.id, request, deadline=self.runner.target.timeout,
-                                             stream=case.stream))
+                                             stream=case.stream, patience=self.runner.target.load_wait))
         self.memo[key] = exchange
         self.runner.generated.append(exchange)
         return exchange
@@ -471,11 +487,11 @@ def cost(max_examples: int = DEFAULT_MAX_EXAMPLES) -> dict[str, int]:
     """What the property suites cost at most from a conformant endpoint (nothing to shrink): requests, and
     completion tokens as the positive schemas bound them (max_tokens x n x prompts per request)."""
     tokens = 0
-    for route in ROUTES.values():
+    for route in (r for r in ROUTES.values() if r.api == "openai"):
         fields = _schemas.schema(route.positive)["properties"]
         if "max_tokens" in fields:
             prompts = max((b.get("maxItems", 1) for b in fields["prompt"]["anyOf"] if b.get("type") == "array"),
                           default=1) if "prompt" in fields else 1
             tokens += max_examples * fields["max_tokens"]["maximum"] * fields.get("n", {}).get("maximum", 1) * prompts
-    return {"requests": max_examples * len(properties()), "completion_tokens": tokens,
+    return {"requests": max_examples * len(properties(api="openai")), "completion_tokens": tokens,
             "shrinking": max_examples * SHRINK_ALLOWANCE}

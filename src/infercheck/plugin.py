@@ -136,7 +136,7 @@ class State:
             max_requests = self._number("max_requests", int, None)
             try:
                 profile = _profiles.load(setting(self.config, "profile"))
-                if self.selection()[0] == "openai":  # the property suites are OpenAI-style
+                if self.selection()[0] != "tgi":  # TGI's native API has no property suites yet
                     self.hypothesis()  # a bad property setting stops the run before any request
                 self.runner = Runner(self.target(), concurrency, profile, max_requests)
             except (TargetError, ValueError) as exc:
@@ -192,7 +192,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if case is not None:
             wanted = case.api == api and (api != "hf" or task in (ALL_TASKS, case.route))
         elif "infercheck_property" in params:
-            wanted = api == "openai"
+            route = params["infercheck_property"].route
+            wanted = _properties.ROUTES[route].api == api and (api != "hf" or task in (ALL_TASKS, route))
         else:
             wanted = True
         (keep if wanted else drop).append(item)
@@ -208,9 +209,10 @@ def conformance(api: str = "openai", *, routes: Iterable[str] | None = None) -> 
 
 def properties(api: str = "openai", *, routes: list[str] | None = None) -> pytest.MarkDecorator:
     """Parametrize a suite test over the property suites (positive and negative, per route) of ``api``."""
-    if api != "openai":
+    found = _properties.properties(routes, api=api)
+    if not found:
         raise ValueError(f"no property suites for api {api!r}")
-    return pytest.mark.parametrize("infercheck_property", _properties.properties(routes), ids=str)
+    return pytest.mark.parametrize("infercheck_property", found, ids=str)
 
 
 class Verifier:
