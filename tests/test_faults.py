@@ -164,3 +164,47 @@ def test_fault_is_caught_by_its_checks_and_no_other(fault: str):
             assert result.message and result.curl.startswith("curl ")
             assert result.expected is not None
             assert KEY not in result.curl
+
+
+# each Hugging Face task -> a fault that its own cases catch (the "each task has at least one fault mode")
+TASK_FAULTS = {
+    "text-generation": "hf-generate-overrun",
+    "text-classification": "hf-scores-unsorted",
+    "token-classification": "hf-span-shifted",
+    "fill-mask": "hf-token-str-camel",
+    "question-answering": "hf-span-shifted",
+    "summarization": "hf-summary-as-generated",
+    "translation": "hf-translation-key",
+    "zero-shot-classification": "hf-zero-shot-foreign-label",
+    "feature-extraction": "hf-vectors-ragged",
+    "sentence-similarity": "hf-similarity-short",
+    "automatic-speech-recognition": "hf-binary-needs-mime",
+    "audio-classification": "hf-score-logit",
+    "image-classification": "hf-top-k-ignored",
+    "object-detection": "hf-box-outside",
+}
+
+
+def test_every_task_has_a_fault():
+    from infercheck._tasks import TASKS
+
+    assert set(TASK_FAULTS) == set(TASKS) and set(TASK_FAULTS.values()) <= set(FAULTS)
+
+
+@pytest.mark.parametrize("task", sorted(TASK_FAULTS))
+def test_each_task_endpoint_alone_catches_its_fault_and_passes_clean(task: str):
+    for faults in ((), (TASK_FAULTS[task],)):
+        with embedded(faults=faults, api_key=KEY) as url:
+            target = resolve(url.removesuffix("/v1") + f"/models/{task}", api="hf", task=task, api_key=KEY)
+            results = run(target, profile="strict").results
+        assert results and all(r.case.startswith(f"{task}.") for r in results)
+        failed = [r for r in results if r.outcome is Outcome.FAILED]
+        assert bool(failed) == bool(faults), [r.render() for r in failed]
+
+
+def test_the_readme_counts_the_faults():
+    from .conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    hf = [f for f in FAULTS if f.startswith(("hf-", "tgi-", "loading"))]
+    assert f"lists its {len(FAULTS)} fault modes" in readme and f"({len(hf)} of them in the task and TGI" in readme

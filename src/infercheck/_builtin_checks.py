@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+import httpx
+
 from . import _answers, _schemas
 from ._cases import Case
 from ._checks import Context, Problem, check, fail, skip
@@ -36,7 +38,8 @@ def status_code(case: Case, ex: Exchange, ctx: Context) -> None:
         want = " or ".join(map(str, case.status))
         waited = f" (after waiting {ex.waited:g} s for the model to load: --load-wait)" if ex.waited else ""
         fail(
-            f"{case.method} {case.path or '/'} answered {ex.response.status}, expected {want}{waited}",
+            f"{case.method} {case.path or httpx.URL(ex.request.url).path} answered {ex.response.status}, "
+            f"expected {want}{waited}",
             expected=list(case.status),
             received={"status": ex.response.status, "body": _excerpt(ex.response.body)},
             problems=[Problem("status", "$", ex.response.status)],
