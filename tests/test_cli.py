@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -93,10 +95,12 @@ def test_a_target_answering_garbage_is_a_clear_error():
     assert "did not list any model" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_live_server_with_key_key_never_printed(tmp_path):
+@contextlib.contextmanager
+def served(*args: str) -> Iterator[int]:
+    """`infercheck serve ARGS` on a free port, as a user starts it; yields the port once it answers."""
     port = free_port()
-    server = subprocess.Popen([*INFERCHECK, "serve", "--port", str(port), "--api-key", "sk-live-zzz",
-                               "--fault", "json-as-text"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = subprocess.Popen([*INFERCHECK, "serve", "--port", str(port), *args],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         for _ in range(200):
             try:
@@ -104,13 +108,18 @@ def test_live_server_with_key_key_never_printed(tmp_path):
                 break
             except httpx.TransportError:
                 time.sleep(0.05)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_live_server_with_key_key_never_printed(tmp_path):
+    with served("--api-key", "sk-live-zzz", "--fault", "json-as-text") as port:
         out = tmp_path / "r.json"
         proc = infercheck("run", "--base-url", f"http://127.0.0.1:{port}/v1", "--json", str(out),
                           env={"INFERCHECK_API_KEY": "sk-live-zzz"})
         wrong = infercheck("run", "--base-url", f"http://127.0.0.1:{port}/v1", "--api-key", "sk-wrong")
-    finally:
-        server.terminate()
-        server.wait(10)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     failed = {r["check"] for r in json.loads(out.read_text())["results"] if r["outcome"] == "failed"}
     assert failed == {"content-type"}
@@ -201,22 +210,10 @@ def test_an_unknown_hypothesis_profile_is_a_clear_error():
 
 
 def test_a_task_endpoint_is_checked_at_its_own_url_with_hf_token(tmp_path):
-    port = free_port()
-    server = subprocess.Popen([*INFERCHECK, "serve", "--port", str(port), "--api-key", "hf_live_zzz_123456",
-                               "--task", "object-detection"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
+    with served("--api-key", "hf_live_zzz_123456", "--task", "object-detection") as port:
         out = tmp_path / "r.json"
         proc = infercheck("run", "--task", "object-detection", "--base-url", f"http://127.0.0.1:{port}",
                           "--json", str(out), env={"HF_TOKEN": "hf_live_zzz_123456"})
-    finally:
-        server.terminate()
-        server.wait(10)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "task object-detection" in proc.stdout and "verdict: CONFORMANT" in proc.stdout
     doc = json.loads(out.read_text())

@@ -49,8 +49,6 @@ OUTPUT_EXCEPTIONS = {
     "text-generation.partial-text": "the same list",
     "text-generation.full-text": "the same list",
 }
-# task -> parameters upstream declares that ours leave out, or ours declares beyond upstream, with the reason
-PARAMETER_EXCEPTIONS: dict[str, str] = {}
 
 
 def _nullable(node):

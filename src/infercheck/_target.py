@@ -14,6 +14,7 @@ import httpx
 from . import _cases
 from ._cases import Case
 from ._exchange import Exchange, Request
+from ._tasks import TASKS
 from ._transport import client_timeout, send_async
 
 DEFAULT_TIMEOUT = 60.0
@@ -73,7 +74,6 @@ def resolve(
     if api not in APIS:
         raise TargetError(f"unknown api {api!r}; known: {', '.join(APIS)}")
     if api == "hf":
-        from ._tasks import TASKS
         if task not in (*TASKS, ALL_TASKS):
             raise TargetError(f"unknown task {task!r}; known: {', '.join(TASKS)} (or {ALL_TASKS})")
     target = Target(normalise_base_url(base_url), api_key or None, model or None, timeout, api=api,

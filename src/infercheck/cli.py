@@ -241,15 +241,23 @@ def list_checks():
 
 
 @main.command("cases")
-def list_cases():
+@click.option("--api", type=click.Choice(APIS), default="openai", show_default=True,
+              help="Whose cases: the OpenAI-style API's, TGI's, or the Hugging Face tasks'.")
+def list_cases(api):
     """List the cases a run sends, and what a default run costs at most."""
     from . import _cases
 
-    cases = _cases.load()
+    cases = _cases.load(api)
     for case in cases:
         bound = _cases.token_bound(case)
         tokens = "unbounded" if bound is None else f"<= {bound} tokens" if bound else ""
-        click.echo(f"{case.id:42} {case.method:4} {case.path:20} {tokens}")
+        where = case.path or f"<{case.route} endpoint>"
+        click.echo(f"{case.id:42} {case.method:4} {where:30} {tokens}")
+    if api != "openai":
+        keyless = [c for c in cases if not c.auth]
+        per_task = "; a task endpoint is sent only its own task's cases" if api == "hf" else ""
+        click.echo(f"\n{len(cases)} requests at most ({len(keyless)} without an API key){per_task}")
+        return
     total = _cases.cost(cases)
     keyless = _cases.cost([c for c in cases if not c.auth])
     click.echo(f"\nat most {total['requests']} requests ({keyless['requests']} without an API key) and "

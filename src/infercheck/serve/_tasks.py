@@ -80,6 +80,7 @@ class Tasks:
         return out
 
     def answer(self, task: str, inputs: Any, parameters: dict[str, Any], body: dict[str, Any]) -> Any:
+        """The answer to a validated payload (text-generation is TGI's: see ``_native``)."""
         return getattr(self, task.replace("-", "_"))(inputs, parameters, body)
 
     # -- text ---------------------------------------------------------------------------------------
@@ -173,9 +174,6 @@ class Tasks:
         if "hf-similarity-short" in self.faults and len(out) > 1:
             out = out[:-1]
         return out
-
-    def text_generation(self, text: str, params: dict[str, Any], body: dict[str, Any]) -> Any:
-        raise NotImplementedError  # served by the TGI handler (HF text-generation endpoints run TGI)
 
     # -- audio and images (``inputs`` are the decoded bytes) -----------------------------------------
 
