@@ -174,3 +174,19 @@ def test_a_custom_profile_file_extends_a_builtin(tmp_path):
     profile = load(str(path))
     assert profile.name == "ours" and profile.unsupported == {"embeddings": "our gateway serves chat only"}
     assert {a.id for a in profile.allowances} == {a.id for a in load("vllm").allowances}
+
+
+def test_tgi_plain_text_deserialize_errors_are_deviations_under_tgi_only():
+    from infercheck import embedded, resolve, run
+
+    with embedded(faults=("tgi-deserialize-text",)) as url:
+        target = resolve(url.removesuffix("/v1") + "/models/text-generation", api="hf", task="text-generation")
+        strict = run(target, profile="strict").results
+        tgi = run(target, profile="tgi").results
+    failed = {(r.case, r.check) for r in strict if r.outcome is Outcome.FAILED}
+    assert failed == {(c, k) for c in ("text-generation.input-not-inputs", "text-generation.inputs-wrong-type",
+                                        "text-generation.empty-body") for k in ("content-type", "response-schema")}
+    assert not [r for r in tgi if r.outcome is Outcome.FAILED]
+    assert {(r.case, r.check) for r in tgi if r.outcome is Outcome.DEVIATION} == failed
+    assert {r.allowance.id for r in tgi if r.outcome is Outcome.DEVIATION} == {"deserialize-error-text",
+                                                                               "deserialize-error-text-body"}

@@ -19,7 +19,9 @@ from infercheck._engine import Runner
 from infercheck._properties import ROUTES, Mutation, Property
 
 MODEL = "infercheck-tiny"
-ENOUGH = settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+# derandomized: a generator property is checked on the same 150 requests every run, so CI never flakes
+ENOUGH = settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck),
+                  derandomize=True)
 
 
 @pytest.mark.parametrize("route", sorted(ROUTES))

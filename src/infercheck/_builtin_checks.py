@@ -63,6 +63,7 @@ def content_type(case: Case, ex: Exchange, ctx: Context) -> None:
             f"Content-Type is {response.content_type or 'missing'!r}, expected {expected}",
             expected=expected,
             received=response.content_type or None,
+            problems=[Problem("media-type", "$", response.media_type)],
         )
 
 
@@ -87,6 +88,7 @@ def response_schema(case: Case, ex: Exchange, ctx: Context) -> None:
             f"body is not JSON, expected a document matching {name}",
             expected=name,
             received=_excerpt(response.body),
+            problems=[Problem("not-json", "$", _excerpt(response.body))],
         )
     violations = _schemas.violations(name, body)
     if violations:

@@ -76,6 +76,8 @@ FAULTS: dict[str, str] = {
     "tgi-stream-no-final": "the last event of /generate_stream has no generated_text",
     "tgi-compat-object": "POST / answers one object instead of a list",
     "tgi-info-incomplete": "GET /info lacks max_total_tokens",
+    "tgi-deserialize-text": "TGI routes refuse JSON that does not deserialize (missing or mistyped fields, not JSON) in "
+                            "plain text, 422 (400 when not JSON), as TGI's web framework does",
 }
 
 QUIRKS: dict[str, str] = {

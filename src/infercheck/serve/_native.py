@@ -50,7 +50,7 @@ class Native:
     # -- framing -------------------------------------------------------------------------------------
 
     def error(self, exc: TaskError, tgi: bool) -> Response:
-        if "hf-error-text" in self.faults and not tgi:
+        if exc.plain or ("hf-error-text" in self.faults and not tgi):
             return Response(exc.message, status_code=exc.status, media_type="text/plain")
         body: dict[str, Any] = {"error": exc.message}
         if tgi:
@@ -88,13 +88,19 @@ class Native:
             body = json.loads(raw)
         except ValueError:
             body = None
-        problem = None
+        problem, error = None, None
         if not isinstance(body, dict):
             problem = "the body is empty" if not raw else ("the body is not JSON" if body is None
                                                           else "the body must be a JSON object")
         else:
             error = _schemas.first_error(schema, body)
             problem = _schemas.describe(error) if error is not None else None
+        if problem is not None and tgi and "tgi-deserialize-text" in self.faults and (
+                error is None or error.validator in ("required", "type")):
+            # as TGI's web framework (axum) refuses what does not deserialize, before TGI's own validation
+            if not isinstance(body, dict):
+                raise TaskError(400, f"Failed to parse the request body as JSON: {problem}", plain=True)
+            raise TaskError(422, f"Failed to deserialize the JSON body into the target type: {problem}", plain=True)
         if problem is not None and "hf-malformed-500" in self.faults and not tgi:
             raise TaskError(500, "internal error: KeyError: 'inputs'", "server_error")
         if problem is not None:

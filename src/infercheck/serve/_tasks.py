@@ -29,9 +29,9 @@ VECTOR_DIMENSIONS = 16
 class TaskError(Exception):
     """A refused request: the status and the message of the ``{"error": ...}`` body."""
 
-    def __init__(self, status: int, message: str, error_type: str = "validation"):
+    def __init__(self, status: int, message: str, error_type: str = "validation", *, plain: bool = False):
         super().__init__(message)
-        self.status, self.message, self.error_type = status, message, error_type
+        self.status, self.message, self.error_type, self.plain = status, message, error_type, plain
 
 
 def _rng(*parts: Any) -> random.Random:
