@@ -19,7 +19,8 @@ from infercheck import _checks
 from infercheck._answers import read
 from infercheck._cases import Case, by_id
 from infercheck._checks import registry
-from infercheck._engine import WRONG_KEY, Item, items
+from infercheck._engine import Item, items
+from infercheck._target import WRONG_KEY
 
 
 class Recorder:

@@ -15,7 +15,7 @@ from ._cases import Case
 from ._checks import Check, Context, Result
 from ._exchange import Exchange, Request
 from ._profiles import Profile
-from ._target import ALL_TASKS, WRONG_KEY, Target, request_for  # noqa: F401  (WRONG_KEY re-exported)
+from ._target import Target, request_for, selects
 from ._transport import client_timeout, send_async
 
 DEFAULT_CONCURRENCY = 8
@@ -213,11 +213,6 @@ def _closure(cases: Iterable[Case]) -> list[Case]:
     return sorted(wanted.values(), key=lambda c: order.get(c.id, len(order)))
 
 
-def routes_of(target: Target) -> list[str] | None:
-    """The routes a target serves: one task for a task endpoint, else all of its API's."""
-    return [target.task] if target.api == "hf" and target.task not in (None, ALL_TASKS) else None
-
-
 def run(
     target: Target,
     *,
@@ -230,7 +225,8 @@ def run(
     if not isinstance(profile, Profile):
         profile = _profiles.load(profile)
     runner = Runner(target, concurrency, profile, max_requests)
-    selected = items(api or target.api, routes=routes_of(target))
+    api = api or target.api
+    selected = [i for i in items(api) if selects(api, target.task, i.case.api, i.case.route)]
     runner.execute(dict.fromkeys(item.case for item in selected))
     for item in selected:
         runner.evaluate(item)

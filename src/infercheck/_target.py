@@ -65,19 +65,35 @@ def normalise_base_url(raw: str) -> str:
     return str(url).rstrip("/")
 
 
+def choose_api(api: str | None, task: str | None) -> tuple[str, str | None]:
+    """The (api, task) of a run: hf when a task is given, else openai; a TargetError when they do not fit."""
+    api = api or ("hf" if task else "openai")
+    if api not in APIS:
+        raise TargetError(f"unknown api {api!r}; known: {', '.join(APIS)}")
+    if api == "hf" and not task:
+        raise TargetError(f"--api hf checks a task endpoint: give its task with --task ({', '.join(TASKS)}, or "
+                          f"{ALL_TASKS}; --infercheck-task or INFERCHECK_TASK under pytest)")
+    if api == "hf" and task not in (*TASKS, ALL_TASKS):
+        raise TargetError(f"unknown task {task!r}; known: {', '.join(TASKS)} (or {ALL_TASKS})")
+    if task and api != "hf":
+        raise TargetError(f"--task checks a Hugging Face task endpoint; it cannot be used with --api {api}")
+    return api, task
+
+
+def selects(api: str, task: str | None, item_api: str, route: str) -> bool:
+    """Whether a run of ``api`` (and ``task``) includes a case or property of ``item_api`` on ``route``."""
+    return item_api == api and (api != "hf" or task in (None, ALL_TASKS, route))
+
+
 def resolve(
     base_url: str, *, api_key: str | None = None, model: str | None = None, timeout: float = DEFAULT_TIMEOUT,
     api: str = "openai", task: str | None = None, load_wait: float = DEFAULT_LOAD_WAIT,
 ) -> Target:
     """Check the target answers and pick the model: OpenAI-style, ``GET /models`` (the first model listed when
     none is given); TGI, ``GET /info``; a Hugging Face task endpoint, the task's documented request."""
-    if api not in APIS:
-        raise TargetError(f"unknown api {api!r}; known: {', '.join(APIS)}")
-    if api == "hf":
-        if task not in (*TASKS, ALL_TASKS):
-            raise TargetError(f"unknown task {task!r}; known: {', '.join(TASKS)} (or {ALL_TASKS})")
-    target = Target(normalise_base_url(base_url), api_key or None, model or None, timeout, api=api,
-                    task=task if api == "hf" else None, load_wait=load_wait)
+    api, task = choose_api(api, task)
+    target = Target(normalise_base_url(base_url), api_key or None, model or None, timeout, api=api, task=task,
+                    load_wait=load_wait)
     exchange = asyncio.run(_discover(target))
     target.discovery.append(exchange)
     where = exchange.request.url

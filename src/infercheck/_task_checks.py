@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import re
 import unicodedata
 from typing import Any
 
-from . import _media
+from . import _answers, _media
 from ._cases import Case
 from ._checks import Context, check, fail, skip
 from ._exchange import Exchange
@@ -40,10 +39,10 @@ def _answer(ex: Exchange) -> Any:
     status = ex.response.status
     if not 200 <= status < 300:
         skip(f"answered {status}; see status-code")
-    try:
-        return ex.response.json()
-    except ValueError:
+    answer = _answers.document(ex)
+    if answer is None:
         skip("the answer is not JSON; see response-schema")
+    return answer
 
 
 def _items(task: str, answer: Any) -> list[dict[str, Any]]:
@@ -111,15 +110,10 @@ def _generated(ex: Exchange) -> dict[str, Any]:
 def _events(ex: Exchange) -> list[dict[str, Any]]:
     if not 200 <= ex.response.status < 300:
         skip(f"answered {ex.response.status}; see status-code")
-    events = []
-    for event in ex.response.sse().events:
-        if event.data == "[DONE]":
-            continue
-        try:
-            events.append(json.loads(event.data))
-        except ValueError:
-            skip("an event is not JSON; see stream-chunk-schema")
-    if not events or not all(isinstance(e, dict) for e in events):
+    events = _answers.chunks(ex)
+    if len(events) != len([e for e in ex.response.sse().events if e.data != "[DONE]"]):
+        skip("an event is not a JSON object; see stream-chunk-schema")
+    if not events:
         skip("the stream carried no token events; see stream-chunk-schema")
     return events
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from . import _engine, _profiles, _properties
 from ._checks import Outcome, registry
 from ._resources import data_dir
-from ._target import ALL_TASKS, APIS, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, TargetError, embedded, resolve
+from ._target import ALL_TASKS, APIS, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, TargetError, choose_api, embedded, resolve
 from ._tasks import TASKS
 from ._version import __version__
 
@@ -86,11 +86,10 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
     console = Console(stderr=False, highlight=False)
     if faults and base_url:
         _die("--fault plants faults in the embedded endpoint; it cannot be used with --base-url")
-    api = api or ("hf" if task else "openai")
-    if api == "hf" and not task:
-        _die(f"--api hf checks a task endpoint: give its task with --task ({', '.join(TASKS)}, or {ALL_TASKS})")
-    if task and api != "hf":
-        _die(f"--task checks a Hugging Face task endpoint; it cannot be used with --api {api}")
+    try:
+        api, task = choose_api(api, task)
+    except TargetError as exc:
+        _die(str(exc))
     try:
         chosen = _profiles.load(profile)
     except _profiles.ProfileError as exc:

@@ -19,7 +19,8 @@ import pytest
 from . import _engine, _profiles, _properties, _report
 from ._checks import Outcome, Result
 from ._engine import Item, Runner
-from ._target import ALL_TASKS, APIS, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, Target, TargetError, embedded, resolve
+from ._target import (ALL_TASKS, APIS, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, Target, TargetError, choose_api, embedded,
+                      resolve, selects)
 
 # name, environment variables (first set wins), help
 _SETTINGS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -104,9 +105,7 @@ class State:
         preset = self.preset()
         if preset is not None:
             return preset.target.api, preset.target.task
-        task = setting(self.config, "task")
-        api = setting(self.config, "api") or ("hf" if task else "openai")
-        return api, task
+        return choose_api(setting(self.config, "api"), setting(self.config, "task"))
 
     def target(self) -> Target:
         preset = self.preset()
@@ -120,8 +119,6 @@ class State:
         if base_url is not None and faults:
             raise pytest.UsageError("infercheck: faults are planted in the embedded endpoint only; drop --base-url")
         api, task = self.selection()
-        if api == "hf" and not task:
-            raise TargetError("the hf api checks one task: give it with --infercheck-task (or INFERCHECK_TASK)")
         is_embedded = base_url is None
         if is_embedded:
             base_url = self.stack.enter_context(embedded(api_key=api_key, faults=faults, api=api, task=task))
@@ -136,7 +133,7 @@ class State:
             max_requests = self._number("max_requests", int, None)
             try:
                 profile = _profiles.load(setting(self.config, "profile"))
-                if self.selection()[0] != "tgi":  # TGI's native API has no property suites yet
+                if _properties.properties(api=self.selection()[0]):
                     self.hypothesis()  # a bad property setting stops the run before any request
                 self.runner = Runner(self.target(), concurrency, profile, max_requests)
             except (TargetError, ValueError) as exc:
@@ -184,16 +181,19 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     state = config.stash.get(_STATE, None)
     if state is None:
         return
-    api, task = state.selection()
+    try:
+        api, task = state.selection()
+    except TargetError:
+        return  # reported, with exit 2, when the session's runner starts
     keep, drop = [], []
     for item in items:
         params = getattr(item, "callspec", None).params if hasattr(item, "callspec") else {}
-        case = params["infercheck_item"].case if "infercheck_item" in params else None
-        if case is not None:
-            wanted = case.api == api and (api != "hf" or task in (ALL_TASKS, case.route))
+        if "infercheck_item" in params:
+            case = params["infercheck_item"].case
+            wanted = selects(api, task, case.api, case.route)
         elif "infercheck_property" in params:
             route = params["infercheck_property"].route
-            wanted = _properties.ROUTES[route].api == api and (api != "hf" or task in (ALL_TASKS, route))
+            wanted = selects(api, task, _properties.ROUTES[route].api, route)
         else:
             wanted = True
         (keep if wanted else drop).append(item)
