@@ -72,6 +72,7 @@ def _hf_registry() -> Registry:
     return Registry().with_resources(resources)
 
 
+@functools.cache
 def _hf(task: str, kind: str) -> jsonschema.Validator:
     schema = _hf_registry().contents(f"/inference/schemas/{task}/{kind}.json")
     return jsonschema.Draft6Validator(schema, registry=_hf_registry())
@@ -83,6 +84,7 @@ def _tgi_document() -> dict:
     return {"components": _nullable(copy.deepcopy(document["components"]))}
 
 
+@functools.cache
 def _tgi(component: str) -> jsonschema.Validator:
     registry = Registry().with_resource("urn:tgi", Resource(_tgi_document(), specification=DRAFT202012))
     return jsonschema.Draft202012Validator({"$ref": f"urn:tgi#/components/schemas/{component}"}, registry=registry)

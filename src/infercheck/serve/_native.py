@@ -81,9 +81,14 @@ class Native:
         except TaskError as exc:
             return self.error(exc, tgi)
 
+    @property
+    def validation_status(self) -> int:
+        """TGI's status for an invalid request: 422 (400 with the ``tgi-validation-400`` fault)."""
+        return 400 if "tgi-validation-400" in self.faults else 422
+
     async def read_json(self, request: Request, schema: str, *, tgi: bool) -> dict[str, Any]:
         raw = await request.body()
-        status = (400 if "tgi-validation-400" in self.faults else 422) if tgi else 400
+        status = self.validation_status if tgi else 400
         try:
             body = json.loads(raw)
         except ValueError:
@@ -201,11 +206,12 @@ class Native:
         limit = params.get("max_new_tokens")
         length = gen.count_tokens(inputs)
         if length > MAX_INPUT_TOKENS:
-            raise TaskError(422 if "tgi-validation-400" not in self.faults else 400, f"Input validation error: `inputs` must have less than {MAX_INPUT_TOKENS} tokens. "
-                                 f"Given: {length}")
+            raise TaskError(self.validation_status, f"Input validation error: `inputs` must have less than "
+                                                    f"{MAX_INPUT_TOKENS} tokens. Given: {length}")
         if limit is not None and length + limit > MAX_TOTAL_TOKENS:
-            raise TaskError(422, f"Input validation error: `inputs` tokens + `max_new_tokens` must be <= "
-                                 f"{MAX_TOTAL_TOKENS}. Given: {length} `inputs` tokens and {limit} `max_new_tokens`")
+            raise TaskError(self.validation_status, f"Input validation error: `inputs` tokens + `max_new_tokens` "
+                                                    f"must be <= {MAX_TOTAL_TOKENS}. Given: {length} `inputs` tokens "
+                                                    f"and {limit} `max_new_tokens`")
         if limit is not None and "hf-generate-overrun" in self.faults:
             limit += 2
         sampled = bool(params.get("do_sample"))
@@ -223,14 +229,19 @@ class Native:
         return {"id": 100 + (gen.WORDS.index(g.tokens[i].strip().lower()) if g.tokens[i].strip().lower() in gen.WORDS
                              else len(gen.WORDS)), "text": g.tokens[i], "logprob": g.logprobs[i], "special": False}
 
+    @staticmethod
+    def details(g: gen.Generation, finish: str, params: dict[str, Any]) -> dict[str, Any]:
+        """What details say in both forms, plain and streamed."""
+        return {"finish_reason": finish, "generated_tokens": len(g.tokens),
+                "seed": params.get("seed") if params.get("do_sample") else None}
+
     def generation(self, body: dict[str, Any]) -> dict[str, Any]:
         g, finish, prefix = self.run(body)
         out: dict[str, Any] = {"generated_text": prefix + g.text}
         params = body.get("parameters") or {}
         if params.get("details"):
-            out["details"] = {"finish_reason": finish, "generated_tokens": len(g.tokens),
-                              "seed": params.get("seed") if params.get("do_sample") else None,
-                              "prefill": [], "tokens": [self.token(g, i) for i in range(len(g.tokens))]}
+            out["details"] = {**self.details(g, finish, params), "prefill": [],
+                              "tokens": [self.token(g, i) for i in range(len(g.tokens))]}
         return out
 
     def stream(self, body: dict[str, Any]) -> Response:
@@ -243,9 +254,8 @@ class Native:
             if last and "tgi-stream-no-final" not in self.faults:
                 event["generated_text"] = prefix + g.text
                 if params.get("details"):
-                    event["details"] = {"finish_reason": finish, "generated_tokens": len(g.tokens),
-                                        "input_length": gen.count_tokens(body["inputs"]),
-                                        "seed": params.get("seed") if params.get("do_sample") else None}
+                    event["details"] = {**self.details(g, finish, params),
+                                        "input_length": gen.count_tokens(body["inputs"])}
             events.append(event)
 
         async def chunks() -> AsyncIterator[bytes]:
