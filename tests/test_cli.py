@@ -23,9 +23,10 @@ from .test_engine import Recorder, serve
 INFERCHECK = [sys.executable, "-m", "infercheck.cli"]
 
 
-def infercheck(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def infercheck(*args: str, env: dict[str, str] | None = None, command: list[str] = INFERCHECK
+               ) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "INFERCHECK_", "HF_"))}
-    return subprocess.run([*INFERCHECK, *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=120,
                           env={**clean, **(env or {})}, stdin=subprocess.DEVNULL)
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import huggingface_hub as hub
 import pytest
 
 from infercheck import _media, embedded
 
-hub = pytest.importorskip("huggingface_hub")
 KEY = "hf_test_key_0123456789"
 MEDIA = Path(__file__).resolve().parents[1] / "fixtures" / "hf" / "media"
 

@@ -6,9 +6,9 @@ import base64
 import struct
 
 import httpx
+import openai
 import pytest
 
-openai = pytest.importorskip("openai")
 
 MODEL = "infercheck-tiny"
 

@@ -14,12 +14,12 @@ import re
 from dataclasses import dataclass
 
 import pytest
+import yaml
 
 from infercheck import _schemas
 
 from .conftest import SHARED
 
-yaml = pytest.importorskip("yaml")
 OPENAPI = SHARED / "upstream" / "openai-openapi" / "openapi.yaml"
 if not OPENAPI.is_file():
     if os.environ.get("CI") == "true":  # CI has ../shared beside the clone: its absence is an error there

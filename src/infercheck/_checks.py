@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._cases import Case
+from ._crash import crash
 from ._exchange import Exchange
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ class Outcome(str, enum.Enum):
     FAILED = "failed"
     DEVIATION = "deviation"
     SKIPPED = "skipped"
+    ERROR = "error"  # infercheck's own code raised: nothing was decided about the endpoint
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ class Result:
     received: Any = None
     curl: str = ""
     allowance: Allowance | None = None  # for a deviation: the profile entry that allowed it
+    traceback: str = ""  # for an internal error: where infercheck's code broke
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -179,10 +182,18 @@ class Result:
             out["received"] = self.received
         if self.allowance is not None:
             out["allowed_by"] = self.allowance.to_json()
+        if self.traceback:
+            out["traceback"] = self.traceback
         return out
 
-    def render(self) -> str:
-        """The failure text: check, expected vs received, and the curl reproduction."""
+    def render(self, *, traceback: bool = False) -> str:
+        """The failure text: check, expected vs received, and the curl reproduction; for an internal error, what
+        broke and where (and with ``traceback``, the whole traceback)."""
+        if self.outcome is Outcome.ERROR:
+            lines = [f"[internal error] {self.check}", f"case: {self.case}", self.message,
+                     *(["the request it was checking:", f"  {self.curl}"] if self.curl else []),
+                     *([self.traceback.rstrip()] if traceback else [])]
+            return "\n".join(line for line in lines if line)
         lines = [f"[{self.severity}] {self.check}: {self.title}", f"case: {self.case}", self.message]
         if self.expected is not None:
             lines.append(f"expected: {_short(self.expected)}")
@@ -198,10 +209,32 @@ def _short(value: Any, limit: int = 500) -> str:
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
 
 
+INTERNAL = "internal"  # the check id of an internal error that no single check raised
+INTERNAL_TITLE = "infercheck's own code raised an exception: this part of the run decided nothing"
+
+
+def internal_error(exc: BaseException, *, what: str, case: str, check: str = INTERNAL, severity: str = "critical",
+                   title: str = INTERNAL_TITLE, curl: str = "") -> Result:
+    """The result standing for ``exc``, raised by infercheck's own code while running ``what``."""
+    found = crash(exc)
+    message = f"internal error in {what}: {found.summary}" + (f"\n  at {found.where}" if found.where else "")
+    return Result(check, case, Outcome.ERROR, severity, title, message, curl=curl, traceback=found.traceback)
+
+
 def evaluate(chk: Check, case: Case, exchange: Exchange, ctx: Context, profile: Profile | None = None) -> Result:
-    """Run one check. A failure every problem of which ``profile`` allows becomes a deviation."""
-    result = Result(chk.id, case.id, Outcome.PASSED, chk.severity, chk.title,
-                    curl=exchange.curl() if exchange.sent else "")
+    """Run one check. A failure every problem of which ``profile`` allows becomes a deviation; an exception the
+    check (or the profile) raises is an internal error, never a verdict."""
+    curl = exchange.curl() if exchange.sent else ""
+    try:
+        return _evaluate(chk, case, exchange, ctx, profile, curl)
+    except Exception as exc:
+        return internal_error(exc, what=f"check {chk.id}", case=case.id, check=chk.id, severity=chk.severity,
+                              title=chk.title, curl=curl)
+
+
+def _evaluate(chk: Check, case: Case, exchange: Exchange, ctx: Context, profile: Profile | None, curl: str
+              ) -> Result:
+    result = Result(chk.id, case.id, Outcome.PASSED, chk.severity, chk.title, curl=curl)
     try:
         if not exchange.sent:
             skip(exchange.error or "not sent")

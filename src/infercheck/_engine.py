@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from . import _answers, _cases, _checks, _profiles
+from . import _aio, _answers, _cases, _checks, _profiles
 from ._cases import Case
 from ._checks import Check, Context, Result
 from ._exchange import Exchange, Request
@@ -147,7 +147,7 @@ class Runner:
                 else:
                     pending[signature] = [(case, request)]
             if pending:
-                asyncio.run(self._send_all(pending))
+                _aio.run(self._send_all(pending))
 
     async def _send_all(self, pending: dict[tuple, list[tuple[Case, Request]]]) -> None:
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)

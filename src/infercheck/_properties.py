@@ -14,7 +14,6 @@ every field where the same failure was seen.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 from collections.abc import Callable, Iterable, Iterator
@@ -29,7 +28,7 @@ from hypothesis import settings as Settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
-from . import _checks, _schemas
+from . import _aio, _checks, _schemas
 from ._cases import Case
 from ._checks import Outcome, Result
 from ._engine import Runner, request_key
@@ -346,6 +345,11 @@ class Exploration:
     def failures(self) -> list[Result]:
         return [r for r in self.results if r.outcome is Outcome.FAILED]
 
+    @property
+    def errors(self) -> list[Result]:
+        """Internal errors: a check that raised on a generated request (once per check, not shrunk)."""
+        return [r for r in self.results if r.outcome is Outcome.ERROR]
+
 
 Send = Callable[[Case, bytes], Exchange | None]
 
@@ -362,6 +366,7 @@ def explore(prop: Property, *, model: str, send: Send, context: _checks.Context,
     tally: dict[str, Result] = {}  # check id -> a passed (or deviation) result standing for every example
     counts: dict[str, int] = {}
     seen: dict[tuple, set[str]] = {}  # failure identity -> every field where it was seen
+    broken: dict[str, Result] = {}  # check id -> the first internal error it raised
     strategy = positive(prop.route, model, profile) if prop.polarity == "positive" else negative(
         prop.route, model, profile)
 
@@ -374,6 +379,9 @@ def explore(prop: Property, *, model: str, send: Send, context: _checks.Context,
         found.examples += 1
         results = [_checks.evaluate(c, case, exchange, context, profile) for c in checks if c.applies(case)]
         failed = [r for r in results if r.outcome is Outcome.FAILED]
+        for r in results:
+            if r.outcome is Outcome.ERROR:  # infercheck's bug, not the endpoint's: reported, never shrunk
+                broken.setdefault(r.check, r)
         for r in results:
             if r.outcome in (Outcome.PASSED, Outcome.DEVIATION):
                 counts[r.check] = counts.get(r.check, 0) + 1
@@ -407,7 +415,8 @@ def explore(prop: Property, *, model: str, send: Send, context: _checks.Context,
         if found.examples == 0:
             found.skipped = "no generated request could be sent: the request budget is spent (--max-requests)"
             return found
-    failed_checks = set()
+    failed_checks = set(broken)
+    found.results.extend(broken.values())
     for bug in minimal:
         where = sorted(seen.get(type(bug).identity, ()))
         also = f"; the same failure breaking {len(where)} fields: {', '.join(where)}" if len(where) > 1 else ""
@@ -443,7 +452,7 @@ class Sender:
         self.runner, self.cap = runner, cap
         self.memo: dict[tuple, Exchange] = {}
         self.sent = 0
-        self._loop = asyncio.Runner()
+        self._loop = _aio.Loop()
         self._client = httpx.AsyncClient(timeout=client_timeout(runner.target.timeout))
 
     def __call__(self, case: Case, body: bytes) -> Exchange | None:

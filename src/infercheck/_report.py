@@ -30,8 +30,8 @@ def redact(value: Any, secrets: list[str]) -> Any:
 
 
 def redact_result(result: Result, secrets: list[str]) -> Result:
-    """Secrets out of everything a result shows (message, expected, received, curl)."""
-    for name in ("message", "expected", "received", "curl"):
+    """Secrets out of everything a result shows (message, expected, received, curl, traceback)."""
+    for name in ("message", "expected", "received", "curl", "traceback"):
         setattr(result, name, redact(getattr(result, name), secrets))
     return result
 
@@ -41,9 +41,25 @@ def summary(results: list[Result]) -> dict[str, int]:
     return {
         "passed": counts[Outcome.PASSED],
         "failed": counts[Outcome.FAILED],
+        "errors": counts[Outcome.ERROR],
         "deviations": counts[Outcome.DEVIATION],
         "skipped": counts[Outcome.SKIPPED],
     }
+
+
+EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 2
+
+
+def verdict(counts: dict[str, int]) -> tuple[str, int]:
+    """The verdict of a run and its exit status, from its summary counts alone. An internal error makes a run
+    INCOMPLETE (exit 2) whatever else it found: the checks it stopped decided nothing."""
+    failed = f"{counts['failed']} failed"
+    if counts["errors"]:
+        return (f"INCOMPLETE: {counts['errors']} internal error(s)" + (f"; {failed}" if counts["failed"] else ""),
+                EXIT_INCOMPLETE)
+    if counts["failed"]:
+        return f"NOT CONFORMANT: {failed}", EXIT_FAILED
+    return "CONFORMANT", EXIT_OK
 
 
 def document(*, target: dict[str, Any], results: list[Result], stats: dict[str, Any]) -> dict[str, Any]:

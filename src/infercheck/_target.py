@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from . import _cases
+from . import _aio, _cases
 from ._cases import Case
 from ._exchange import Exchange, Request
 from ._tasks import TASKS
@@ -94,7 +93,7 @@ def resolve(
     api, task = choose_api(api, task)
     target = Target(normalise_base_url(base_url), api_key or None, model or None, timeout, api=api, task=task,
                     load_wait=load_wait)
-    exchange = asyncio.run(_discover(target))
+    exchange = _aio.run(_discover(target))
     target.discovery.append(exchange)
     where = exchange.request.url
     if exchange.response is None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import sys
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -13,13 +16,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import _engine, _profiles, _properties
-from ._checks import Outcome, registry
+from ._checks import INTERNAL, INTERNAL_TITLE, Outcome, Result, registry
+from ._crash import crash
+from ._report import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, summary, verdict
 from ._resources import data_dir
 from ._target import ALL_TASKS, APIS, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, TargetError, choose_api, embedded, resolve
 from ._tasks import TASKS
 from ._version import __version__
 
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
 
 def _fault_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -29,6 +33,40 @@ def _fault_names(ctx: click.Context, param: click.Parameter, value: tuple[str, .
         return check_names([n for v in value for n in v.split(",") if n])
     except ValueError as exc:
         raise click.BadParameter(f"{str(exc).split(';')[0]}; see `infercheck serve --list-faults`") from None
+
+
+def _guarded(command):
+    """A crash anywhere in ``command`` is an internal error: one clear paragraph and exit 2, never a bare
+    traceback, and never after a verdict (the verdict is the last thing a run prints)."""
+
+    @functools.wraps(command)
+    def guarded(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:
+            found = crash(exc)
+            click.echo(f"infercheck: internal error: {found.summary}" + (f"\n  at {found.where}" if found.where else "")
+                       + "\nthe run is incomplete: nothing was decided about the endpoint", err=True)
+            click.echo(found.traceback.rstrip() if kwargs.get("verbose") else "  (the whole traceback: add -v)",
+                       err=True)
+            sys.exit(EXIT_INCOMPLETE)
+
+    return guarded
+
+
+def _writable(option: str, path: str | None) -> None:
+    """Output paths are checked before the run: a bad one is bad input, not a failure found after the run."""
+    if path is None:
+        return
+    parent = Path(path).resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _die(f"{option} {path}: cannot create {parent}: {exc.strerror or exc}")
+    if not os.access(parent, os.W_OK):
+        _die(f"{option} {path}: {parent} is not writable")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,7 +113,8 @@ def main() -> None:
 @click.option("--fault", "faults", multiple=True, callback=_fault_names,
               help="Plant a fault in the embedded endpoint (repeatable; for demonstrations and self-tests).")
 @click.option("-k", "keyword", help="Only run checks whose id matches this pytest -k expression.")
-@click.option("-v", "--verbose", is_flag=True, help="List every check as it runs.")
+@click.option("-v", "--verbose", is_flag=True, help="List every check as it runs; print internal errors' tracebacks.")
+@_guarded
 def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, profile, max_requests, max_examples, seed, hypothesis_profile,
         json_path, junit_path, allure_dir, faults, keyword, verbose):
     """Run the conformance suites against a target (default: the embedded reference endpoint)."""
@@ -94,6 +133,9 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
         chosen = _profiles.load(profile)
     except _profiles.ProfileError as exc:
         _die(str(exc))
+    _writable("--json", json_path)
+    _writable("--junit", junit_path)
+    _writable("--allure", allure_dir and str(Path(allure_dir) / "x"))
     started = time.perf_counter()
     with ExitStack() as stack:
         try:
@@ -131,33 +173,47 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
             args += ["--infercheck-json", json_path]
         if junit_path:
             args += ["--junitxml", junit_path]
+        plugins: list[object] = [preset := Preset(target)]
         if allure_dir:
-            args += ["-p", "allure_pytest.plugin", "--alluredir", allure_dir]
+            from allure_pytest import plugin as allure_plugin  # autoloading is off: the run names what it uses
+
+            plugins.append(allure_plugin)
+            args += ["--alluredir", allure_dir]
         if keyword:
             args += ["-k", keyword]
         if verbose:
             args.append("-v")
-        preset = Preset(target)
-        code = pytest.main(args, plugins=[preset])
+        code = pytest.ExitCode(pytest.main(args, plugins=plugins))
     elapsed = time.perf_counter() - started
-    if preset.state is None or preset.state.runner is None:
+    state = preset.state
+    if state is None or (state.runner is None and not state.errors):
+        if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+            _die(f"no check matches -k {keyword!r}; `infercheck checks` lists the checks" if keyword
+                 else "no check was collected")
         _die(f"the suites did not run (pytest exit status {int(code)})")
-    _summarise(console, preset.state.runner, elapsed)
-    if preset.state.seed is not None:
-        console.print(f"property seed: {preset.state.seed} (repeat this run with --seed {preset.state.seed})")
-    if code == pytest.ExitCode.OK:
-        sys.exit(EXIT_OK)
-    if code == pytest.ExitCode.TESTS_FAILED:
-        sys.exit(EXIT_FAILED)
-    _die(f"pytest stopped with exit status {int(code)}")
+    results = state.results
+    counts = summary(results)
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not counts["errors"]:
+        results.append(_stopped(f"pytest stopped with exit status {int(code)} ({code.name.lower()})"))
+    elif code == pytest.ExitCode.TESTS_FAILED and not (counts["failed"] or counts["errors"]):
+        results.append(_stopped("pytest reported failed tests for which infercheck recorded no result"))
+    stats = state.runner.stats() if state.runner else {"requests": 0, "completion_tokens": 0, "loading_waited_s": 0}
+    status = _summarise(console, results, stats, state.runner.profile.name if state.runner else chosen.name,
+                        elapsed, verbose=verbose, seed=state.seed)
+    sys.exit(status)
 
 
-def _summarise(console: Console, runner: _engine.Runner, elapsed: float) -> None:
-    from ._report import summary
+def _stopped(why: str) -> Result:
+    """An internal error standing for a pytest session that ended abnormally: not every check was decided."""
+    return Result(INTERNAL, "session", Outcome.ERROR, "critical", INTERNAL_TITLE, f"internal error: {why}")
 
-    results = runner.results
+
+def _summarise(console: Console, results: list[Result], stats: dict, profile: str, elapsed: float, *,
+               verbose: bool, seed: int | None) -> int:
+    """Print internal errors, deviations, failures, the table and the verdict; return the exit status."""
     failures = [r for r in results if r.outcome is Outcome.FAILED]
     deviations = [r for r in results if r.outcome is Outcome.DEVIATION]
+    _print_errors(console, [r for r in results if r.outcome is Outcome.ERROR], verbose=verbose)
     # deviations: one paragraph per allowance, naming every result it covered
     grouped: dict[str, list] = {}
     for r in deviations:
@@ -175,30 +231,50 @@ def _summarise(console: Console, runner: _engine.Runner, elapsed: float) -> None
         console.print(f"\n[red bold]FAILED[/] {escape(f'[{r.severity}]')} [bold]{r.check}[/]: {r.title}")
         console.print(r.render().split("\n", 1)[1], markup=False, soft_wrap=True)
     counts = summary(results)
-    stats = runner.stats()
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for column in ("passed", "failed", "deviations", "skipped", "requests", "completion tokens", "seconds"):
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, collapse_padding=True)
+    for column in ("passed", "failed", "errors", "deviations", "skipped", "requests", "completion tokens", "seconds"):
         table.add_column(column, justify="right")
-    table.add_row(str(counts["passed"]), str(counts["failed"]), str(counts["deviations"]), str(counts["skipped"]),
-                  str(stats["requests"]), str(stats["completion_tokens"]), f"{elapsed:.2f}")
+    table.add_row(str(counts["passed"]), str(counts["failed"]), str(counts["errors"]), str(counts["deviations"]),
+                  str(counts["skipped"]), str(stats["requests"]), str(stats["completion_tokens"]), f"{elapsed:.2f}")
     console.print()
     console.print(table)
     if stats["loading_waited_s"]:
         console.print(f"model loading: requests waited up to {stats['loading_waited_s']:g} s "
                       "(503 'currently loading' with estimated_time, waited out)")
-    if failures:
-        verdict = f"[red bold]NOT CONFORMANT[/]: {len(failures)} failed"
-    elif deviations:
-        verdict = (f"[green bold]CONFORMANT[/] with {len(deviations)} documented deviation(s) allowed by profile "
-                   f"{escape(runner.profile.name)}")
-    else:
-        verdict = "[green bold]CONFORMANT[/]"
-    console.print(f"verdict: {verdict}")
+    if seed is not None:
+        console.print(f"property seed: {seed} (repeat this run with --seed {seed})")
+    text, status = verdict(counts)
+    label, colon, rest = text.partition(":")
+    if status == EXIT_OK and deviations:
+        rest = f" with {len(deviations)} documented deviation(s) allowed by profile {profile}"
+    colour = {EXIT_OK: "green", EXIT_FAILED: "red"}.get(status, "magenta")
+    console.print(f"verdict: [{colour} bold]{escape(label)}[/]{escape(colon + rest)}")
+    return status
 
 
+_INTERNAL = re.compile(r"internal error (?:in )?(?P<what>.*?): (?P<cause>.*)", re.S)
+
+
+def _print_errors(console: Console, errors: list[Result], *, verbose: bool) -> None:
+    """Internal errors, one paragraph per distinct exception and place, naming every suite or check it broke."""
+    grouped: dict[str, list[tuple[str, Result]]] = {}
+    for r in errors:
+        parsed = _INTERNAL.match(r.message)
+        what, cause = (parsed["what"], parsed["cause"]) if parsed else (r.case, r.message)
+        grouped.setdefault(cause, []).append((what or r.case, r))
+    for cause, group in grouped.items():
+        console.print(f"\n[magenta bold]INTERNAL ERROR[/] {escape(cause.rstrip())}", soft_wrap=True)
+        named = [what for what, _ in group]
+        console.print("  in: " + ", ".join(named[:6]) + (f" and {len(named) - 6} more" if len(named) > 6 else ""),
+                      markup=False, soft_wrap=True)
+        first = group[0][1]
+        if verbose and first.traceback:
+            console.print(first.traceback.rstrip(), markup=False, soft_wrap=True)
+        elif first.traceback:
+            console.print("  (the whole traceback: add -v)", markup=False)
 def _die(message: str) -> None:
     click.echo(f"infercheck: error: {message}", err=True)
-    sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_INCOMPLETE)
 
 
 @main.command()

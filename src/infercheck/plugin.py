@@ -12,12 +12,14 @@ import random
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from . import _engine, _profiles, _properties, _report
-from ._checks import Outcome, Result
+from ._checks import Outcome, Result, internal_error
+from ._resources import data_dir
 from ._engine import Item, Runner
 from ._target import (ALL_TASKS, APIS, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, Target, TargetError, choose_api, embedded,
                       resolve, selects)
@@ -48,6 +50,7 @@ _SETTINGS: dict[str, tuple[tuple[str, ...], str]] = {
                            "hypothesis settings profile for the property suites: ci, thorough (suites/conftest.py)"),
 }
 _RESULT = pytest.StashKey[Result]()
+_VERDICT = pytest.StashKey[bool]()  # the test failed on purpose: its failures are results already
 _STATE = pytest.StashKey["State"]()
 
 
@@ -76,16 +79,34 @@ class Preset:
     state: State | None = None
 
 
-@dataclass
+@dataclass(eq=False)  # registered as a pytest plugin: hashed by identity
 class State:
+    """The session's infercheck state; as a plugin, it also hears of suites that cannot be collected."""
+
     config: pytest.Config
     runner: Runner | None = None
     stack: ExitStack = field(default_factory=ExitStack)
     seed: int | None = None  # of the property suites, once chosen
+    errors: list[Result] = field(default_factory=list)  # internal errors no check recorded (suites, collection)
 
     @property
     def results(self) -> list[Result]:
-        return self.runner.results if self.runner else []
+        return (self.runner.results if self.runner else []) + self.errors
+
+    def pytest_exception_interact(self, node: pytest.Collector | pytest.Item, call: pytest.CallInfo[Any],
+                                  report: pytest.CollectReport | pytest.TestReport) -> None:
+        """A suite of infercheck's that cannot be collected is an internal error too (pytest then stops before
+        any test); other modules' collection errors are pytest's to report."""
+        module = getattr(node, "path", None)
+        if not isinstance(report, pytest.CollectReport) or module is None or call.excinfo is None:
+            return
+        if not Path(module).resolve().is_relative_to(data_dir("suites")):
+            return
+        exc = call.excinfo.value
+        if isinstance(exc, pytest.Collector.CollectError) and exc.__context__ is not None:
+            exc = exc.__context__  # pytest's wrapper of an import error: the import error itself
+        self.errors.append(internal_error(exc, what=f"suite suites/{report.nodeid} (during collection)",
+                                          case=report.nodeid))
 
     def _number(self, name: str, cast: type, default: Any) -> Any:
         raw = setting(self.config, name)
@@ -110,7 +131,6 @@ class State:
     def target(self) -> Target:
         preset = self.preset()
         if preset is not None:
-            preset.state = self
             return preset.target
         timeout = self._number("timeout", float, DEFAULT_TIMEOUT)
         base_url = setting(self.config, "base_url")
@@ -223,8 +243,9 @@ class Verifier:
         result = _report.redact_result(self.runner.evaluate(item), self.runner.target.secrets())
         self.node.stash[_RESULT] = result
         _allure(result)
-        if result.outcome is Outcome.FAILED:
-            pytest.fail(result.render(), pytrace=False)
+        if result.outcome in (Outcome.FAILED, Outcome.ERROR):
+            self.node.stash[_VERDICT] = True
+            pytest.fail(result.render(traceback=True), pytrace=False)
         if result.outcome is Outcome.SKIPPED:
             pytest.skip(result.message)
         return result
@@ -237,9 +258,13 @@ class Verifier:
             _allure(result)
         if found.skipped:
             pytest.skip(found.skipped)
-        if found.failures:
-            again = f"\nthe search again: --seed {seed}" if seed is not None else ""
-            pytest.fail("\n\n".join(r.render() for r in found.failures) + again, pytrace=False)
+        if found.errors:
+            self.node.stash[_RESULT] = found.errors[0]
+        if found.failures or found.errors:
+            self.node.stash[_VERDICT] = True
+            again = f"\nthe search again: --seed {seed}" if seed is not None and found.failures else ""
+            pytest.fail("\n\n".join(r.render(traceback=True) for r in found.errors + found.failures) + again,
+                        pytrace=False)
         deviation = next((r for r in found.results if r.outcome is Outcome.DEVIATION), None)
         if deviation is not None:
             self.node.stash[_RESULT] = deviation
@@ -247,10 +272,7 @@ class Verifier:
 
 
 def _allure(result: Result) -> None:
-    try:
-        import allure
-    except ImportError:  # pragma: no cover - allure-pytest is a dependency
-        return
+    import allure  # not at import: the plugin loads in every pytest session, Allure's labels matter in few
     allure.dynamic.severity({"critical": "critical", "high": "critical", "medium": "normal", "low": "minor"}
                             [result.severity])
     allure.dynamic.label("check", result.check)
@@ -269,7 +291,11 @@ def infercheck(request: pytest.FixtureRequest, infercheck_runner: Runner) -> Ver
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_STATE] = State(config)
+    state = config.stash[_STATE] = State(config)
+    config.pluginmanager.register(state, "infercheck-state")
+    preset = state.preset()
+    if preset is not None:
+        preset.state = state
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -284,10 +310,36 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     result = item.stash.get(_RESULT, None)
     if call.when == "call" and result is not None and result.outcome is Outcome.DEVIATION:
         report.infercheck_deviation = result.message
+    state = item.config.stash.get(_STATE, None)
+    ours = "infercheck" in getattr(item, "fixturenames", ())  # a conformance test; never another plugin's or a user's
+    if report.failed and ours and state is not None and not (call.when == "call" and item.stash.get(_VERDICT, False)):
+        # pytest saw this test break, and no check decided it: infercheck's own code raised
+        result = _suite_error(item, call)
+        state.errors.append(result)
+        _allure(result)
+    if report.failed and result is not None and result.outcome is Outcome.ERROR:
+        report.infercheck_error = result.message
     return report
 
 
+def _suite_error(item: pytest.Item, call: pytest.CallInfo[None]) -> Result:
+    """The internal error that broke ``item`` outside any check: the runner, the property machinery, the suite."""
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    during = "" if call.when == "call" else f" (during {call.when})"
+    exc = call.excinfo.value if call.excinfo is not None else RuntimeError("the test failed without an exception")
+    if "infercheck_property" in params:
+        prop = params["infercheck_property"]
+        return internal_error(exc, what=f"property suite {prop.id}{during}", case=f"property.{prop.id}")
+    if "infercheck_item" in params:
+        it = params["infercheck_item"]
+        return internal_error(exc, what=f"suite {item.path.name} at {it.id}{during}", case=it.case.id,
+                              check=it.check.id, severity=it.check.severity, title=it.check.title)
+    return internal_error(exc, what=f"{item.nodeid}{during}", case=item.name)
+
+
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
+    if getattr(report, "infercheck_error", None) is not None:
+        return "error", "E", ("ERROR", {"red": True})
     if getattr(report, "infercheck_deviation", None) is not None:
         return "deviation", "D", ("DEVIATION", {"yellow": True})
     return None
@@ -295,7 +347,13 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
-    if state is None or state.runner is None:
+    if state is None:
+        return
+    errors = _report.summary(state.results)["errors"]
+    if errors:
+        terminalreporter.write_line(f"infercheck: {errors} internal error(s): infercheck's own code raised, so the "
+                                    "run is incomplete", red=True, bold=True)
+    if state.runner is None:
         return
     stats = state.runner.stats()
     target = state.runner.target
@@ -313,5 +371,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     path = setting(session.config, "json")
     if state is None or state.runner is None or not path:
         return
-    doc = _report.document(target=state.target_info(), results=state.results, stats=state.runner.stats())
-    _report.write(path, doc)
+    try:
+        doc = _report.document(target=state.target_info(), results=state.results, stats=state.runner.stats())
+        _report.write(path, doc)
+    except Exception as exc:
+        state.errors.append(internal_error(exc, what=f"the results document writer ({path})", case="results"))
