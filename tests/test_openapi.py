@@ -94,4 +94,4 @@ def test_schemathesis_finds_no_failure_on_the_reference_endpoint():
 
 def test_schemathesis_catches_an_endpoint_that_accepts_invalid_data():
     passed, failures = _schemathesis(faults=("validation-lenient",), examples=30)
-    assert any("Schema-violating request accepted" in f for f in failures), failures
+    assert any("schema-violating request" in f.lower() for f in failures), failures  # wording varies by version
