@@ -17,7 +17,7 @@ from infercheck import _checks, _report, _schemas
 from infercheck._cases import Case
 from infercheck._exchange import Exchange, Request, Response
 
-from .test_cli import infercheck
+from .test_cli import infercheck, served
 
 # Planted in infercheck's code: the only caller of _schemas.undocumented is the check undocumented-fields.
 IN_A_CHECK = "import infercheck._schemas as m; m.undocumented = lambda *a: {}['planted']"
@@ -124,6 +124,19 @@ def test_a_crash_in_the_command_itself_is_one_clear_error_and_exit_2():
     assert "infercheck: internal error: AttributeError: 'NoneType' object has no attribute 'verdict'" in proc.stderr
     assert "the run is incomplete" in proc.stderr and "Traceback" not in proc.stderr
     assert "verdict:" not in proc.stdout
+
+
+def test_an_internal_error_never_shows_the_key(tmp_path):
+    """An exception's message may carry anything, the key included: it is redacted like every result."""
+    leak = ("import infercheck._engine as m\n"
+            "m.Runner.evaluate = lambda self, item: (_ for _ in ()).throw(RuntimeError('with ' + self.target.api_key))")
+    out = tmp_path / "r.json"
+    with served("--api-key", "sk-internal-zzz") as port:
+        proc = planted(leak, "run", "--base-url", f"http://127.0.0.1:{port}/v1", "--api-key", "sk-internal-zzz",
+                       "-k", "models.list", "--json", str(out), "-v")
+    assert_incomplete(proc)
+    assert "RuntimeError: with [REDACTED]" in proc.stdout
+    assert "sk-internal-zzz" not in proc.stdout + proc.stderr + out.read_text()
 
 
 def test_a_bad_output_path_is_refused_before_the_run(tmp_path):

@@ -56,11 +56,11 @@ def _guarded(command):
     return guarded
 
 
-def _writable(option: str, path: str | None) -> None:
+def _writable(option: str, path: str | None, *, directory: bool = False) -> None:
     """Output paths are checked before the run: a bad one is bad input, not a failure found after the run."""
     if path is None:
         return
-    parent = Path(path).resolve().parent
+    parent = Path(path).resolve() if directory else Path(path).resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -135,7 +135,7 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
         _die(str(exc))
     _writable("--json", json_path)
     _writable("--junit", junit_path)
-    _writable("--allure", allure_dir and str(Path(allure_dir) / "x"))
+    _writable("--allure", allure_dir, directory=True)
     started = time.perf_counter()
     with ExitStack() as stack:
         try:

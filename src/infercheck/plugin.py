@@ -93,6 +93,11 @@ class State:
     def results(self) -> list[Result]:
         return (self.runner.results if self.runner else []) + self.errors
 
+    def record(self, error: Result) -> None:
+        """Keep an internal error that no check recorded, the target's secrets redacted from it."""
+        target = self.runner.target if self.runner else getattr(self.preset(), "target", None)
+        self.errors.append(_report.redact_result(error, target.secrets() if target else []))
+
     def pytest_exception_interact(self, node: pytest.Collector | pytest.Item, call: pytest.CallInfo[Any],
                                   report: pytest.CollectReport | pytest.TestReport) -> None:
         """A suite of infercheck's that cannot be collected is an internal error too (pytest then stops before
@@ -105,8 +110,7 @@ class State:
         exc = call.excinfo.value
         if isinstance(exc, pytest.Collector.CollectError) and exc.__context__ is not None:
             exc = exc.__context__  # pytest's wrapper of an import error: the import error itself
-        self.errors.append(internal_error(exc, what=f"suite suites/{report.nodeid} (during collection)",
-                                          case=report.nodeid))
+        self.record(internal_error(exc, what=f"suite suites/{report.nodeid} (during collection)", case=report.nodeid))
 
     def _number(self, name: str, cast: type, default: Any) -> Any:
         raw = setting(self.config, name)
@@ -315,8 +319,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     if report.failed and ours and state is not None and not (call.when == "call" and item.stash.get(_VERDICT, False)):
         # pytest saw this test break, and no check decided it: infercheck's own code raised
         result = _suite_error(item, call)
-        state.errors.append(result)
-        _allure(result)
+        state.record(result)
     if report.failed and result is not None and result.outcome is Outcome.ERROR:
         report.infercheck_error = result.message
     return report
@@ -375,4 +378,4 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         doc = _report.document(target=state.target_info(), results=state.results, stats=state.runner.stats())
         _report.write(path, doc)
     except Exception as exc:
-        state.errors.append(internal_error(exc, what=f"the results document writer ({path})", case="results"))
+        state.record(internal_error(exc, what=f"the results document writer ({path})", case="results"))
