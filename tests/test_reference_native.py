@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 from pathlib import Path
 
@@ -71,3 +72,31 @@ def test_generation_is_greedy_and_return_full_text_prepends_the_prompt(client):
     full = client.post("/generate", json={"inputs": "Once upon", "parameters": {"max_new_tokens": 4,
                                                                                "return_full_text": True}}).json()
     assert full["generated_text"] == "Once upon" + one["generated_text"]
+
+
+def test_the_accept_verbatim_quirk_refuses_what_the_sagemaker_toolkit_refuses():
+    """The quirk that keeps infercheck's own Accept header honest (test_faults runs every API against it)."""
+    strict = TestClient(create_app(faults=("accept-verbatim",)))
+    body = {"inputs": "I like you. I love you"}
+    for accept in ("*/*", "application/json"):
+        assert strict.post("/models/text-classification", json=body, headers={"accept": accept}).status_code == 200
+    refused = strict.post("/models/text-classification", json=body,
+                          headers={"accept": "application/json, text/event-stream"})  # what infercheck once sent
+    assert refused.status_code == 406 and "is not supported" in refused.json()["error"]
+
+
+def test_requests_carry_the_accept_header_real_clients_send():
+    from infercheck._target import Target
+
+    # the openai client: Accept: application/json on every request, streams included
+    assert Target("http://127.0.0.1:1/v1").headers(json_body=True) == {"Accept": "application/json",
+                                                                       "Content-Type": "application/json"}
+    # huggingface_hub: no Accept of its own, for task endpoints and TGI alike
+    for api in ("hf", "tgi"):
+        assert Target("http://127.0.0.1:1", api=api).headers(json_body=True) == {"Content-Type": "application/json"}
+
+
+def test_tgi_token_events_are_numbered_from_1(client):
+    response = client.post("/generate_stream", json={"inputs": "Hello", "parameters": {"max_new_tokens": 4}})
+    events = [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")]
+    assert [e["index"] for e in events] == list(range(1, len(events) + 1)) and len(events) >= 2

@@ -43,7 +43,10 @@ class Target:
         return self.base_url + path
 
     def headers(self, *, json_body: bool = False) -> dict[str, str]:
-        headers = {"Accept": "application/json, text/event-stream"}
+        """The headers real clients send: the ``openai`` client ``Accept: application/json`` on every request,
+        streams included; ``huggingface_hub`` none of its own (its HTTP library's ``*/*``). A server may look
+        Accept up verbatim (the SageMaker Hugging Face toolkit answers any other single value with an error)."""
+        headers = {"Accept": "application/json"} if self.api == "openai" else {}
         if json_body:
             headers["Content-Type"] = "application/json"
         if self.api_key:

@@ -74,6 +74,7 @@ FAULTS: dict[str, str] = {
     # TGI
     "tgi-validation-400": "TGI validation errors answer 400 instead of 422",
     "tgi-stream-no-final": "the last event of /generate_stream has no generated_text",
+    "tgi-stream-index-from-0": "/generate_stream numbers its token events from 0 (TGI numbers them from 1)",
     "tgi-compat-object": "POST / answers one object instead of a list",
     "tgi-info-incomplete": "GET /info lacks max_total_tokens",
     "tgi-deserialize-text": "TGI routes refuse JSON that does not deserialize (missing or mistyped fields, not JSON) in "
@@ -84,6 +85,8 @@ QUIRKS: dict[str, str] = {
     "sse-quirks": "(conformant) streams use CRLF line ends, ': comment' lines, 'event: message' and 'id:' fields",
     "loading": "(conformant) Hugging Face and TGI requests answer 503 'currently loading' with estimated_time for "
                "0.3 s after the first one",
+    "accept-verbatim": "(conformant) task endpoints take Accept as one media type: none, */* or application/json, "
+                       "else 406 (the SageMaker Hugging Face toolkit looks it up verbatim)",
 }
 
 

@@ -75,11 +75,21 @@ class Native:
     async def handle(self, request: Request, serve, *, tgi: bool) -> Response:
         try:
             self.gate(request)
+            if not tgi and "accept-verbatim" in self.faults:
+                self.accept(request)
             return await serve(request)
         except _Loading as exc:
             return JSONResponse({"error": str(exc), "estimated_time": LOADING_S}, status_code=503)
         except TaskError as exc:
             return self.error(exc, tgi)
+
+    @staticmethod
+    def accept(request: Request) -> None:
+        """The ``accept-verbatim`` quirk: Accept looked up as one media type, as the SageMaker Hugging Face toolkit
+        does (``handler_service.handle``: no Accept or ``*/*`` means JSON, any other value must name an encoder)."""
+        accept = request.headers.get("accept")
+        if accept not in (None, "*/*", "application/json"):
+            raise TaskError(406, f"Content type {accept} is not supported by this framework")
 
     @property
     def validation_status(self) -> int:
@@ -250,7 +260,10 @@ class Native:
         events = []
         for i in range(len(g.tokens)):
             last = i == len(g.tokens) - 1
-            event: dict[str, Any] = {"index": i, "token": self.token(g, i), "generated_text": None, "details": None}
+            # TGI numbers token events from 1 (router/src/server.rs, generate_stream_internal: index += 1 first)
+            number = i if "tgi-stream-index-from-0" in self.faults else i + 1
+            event: dict[str, Any] = {"index": number, "token": self.token(g, i), "generated_text": None,
+                                     "details": None}
             if last and "tgi-stream-no-final" not in self.faults:
                 event["generated_text"] = prefix + g.text
                 if params.get("details"):
