@@ -236,3 +236,12 @@ def test_a_generation_past_max_new_tokens_shrinks_to_the_smallest_detailed_reque
     found, _ = _explore(Property("text-generation", "positive"), "hf-generate-overrun")
     [result] = [r for r in found.failures if r.check == "max-new-tokens"]
     assert _body(result) == {"inputs": "A", "parameters": {"max_new_tokens": 1, "details": True}}
+
+
+def test_a_transport_failure_is_confirmed_before_it_is_kept_and_shrunk():
+    """A dropped connection is no answer to shrink towards: the request is sent again, alone, on a fresh
+    connection, and that answer is judged (and memoised). The quirk cuts the first attempt at every request."""
+    found, runner = _explore(Property("completions", "positive"), "transport-flaky", examples=5)
+    assert found.examples > 0 and not found.failures and not found.errors
+    assert runner.generated and all(e.transient is not None and e.response is not None for e in runner.generated)
+    assert runner.stats()["retried"] >= len(runner.generated)

@@ -16,7 +16,7 @@ from ._checks import Check, Context, Result
 from ._exchange import Exchange, Request
 from ._profiles import Profile
 from ._target import Target, request_for, selects
-from ._transport import client_timeout, send_async
+from ._transport import client_timeout, confirm, retryable, send_async
 
 DEFAULT_CONCURRENCY = 8
 
@@ -160,11 +160,20 @@ class Runner:
                 async with gate:
                     exchange = await send_async(client, first.id, request, deadline=self.target.timeout,
                                                 stream=first.stream, patience=self.target.load_wait)
-                self._by_signature[signature] = exchange
-                for case, _ in group:
-                    self.exchanges[case.id] = exchange
+                self._keep(signature, group, exchange)
 
             await asyncio.gather(*(one(sig, group) for sig, group in pending.items()))
+        # A transport failure is confirmed before it is blamed on the request: sent again on a fresh connection,
+        # one at a time, after the concurrent wave. The answer to that attempt is the one judged.
+        for signature, group in pending.items():
+            if retryable(self._by_signature[signature]):
+                self._keep(signature, group, await confirm(self._by_signature[signature], deadline=self.target.timeout,
+                                                           patience=self.target.load_wait))
+
+    def _keep(self, signature: tuple, group: list[tuple[Case, Request]], exchange: Exchange) -> None:
+        self._by_signature[signature] = exchange
+        for case, _ in group:
+            self.exchanges[case.id] = exchange
 
     def evaluate(self, item: Item) -> Result:
         if item.case.id not in self.exchanges:
@@ -180,6 +189,7 @@ class Runner:
             "completion_tokens": sum(completion_tokens(e) for e in sent.values()),
             "duration_s": round(time.perf_counter() - self.started, 3),
             "loading_waited_s": round(max((e.waited for e in sent.values()), default=0.0), 3),
+            "retried": sum(1 for e in sent.values() if e.transient is not None),
         }
 
 

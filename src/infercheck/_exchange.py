@@ -84,6 +84,7 @@ class Exchange:
     stream: bool = False
     sent: bool = True  # False: deliberately not sent, and ``error`` says why (budget, profile, no key)
     waited: float = 0.0  # seconds spent waiting out 503 "model is loading" answers before this response
+    transient: str | None = None  # the transport error of a first attempt, confirmed away by sending again
 
     def curl(self) -> str:
         return self.request.curl(stream=self.stream)

@@ -34,7 +34,7 @@ from ._checks import Outcome, Result
 from ._engine import Runner, request_key
 from ._exchange import Exchange
 from ._profiles import Profile
-from ._transport import client_timeout, send_async
+from ._transport import client_timeout, confirm, retryable, send_async
 
 Resolver = Any  # referencing's resolver (its class is not public)
 
@@ -465,6 +465,9 @@ class Sender:
         self.sent += 1
         exchange = self._loop.run(send_async(self._client, case.id, request, deadline=self.runner.target.timeout,
                                              stream=case.stream, patience=self.runner.target.load_wait))
+        if retryable(exchange):  # confirmed before it is kept: a transport hiccup is no answer to shrink towards
+            exchange = self._loop.run(confirm(exchange, deadline=self.runner.target.timeout,
+                                              patience=self.runner.target.load_wait))
         self.memo[key] = exchange
         self.runner.generated.append(exchange)
         return exchange

@@ -14,7 +14,7 @@ from . import _aio, _cases
 from ._cases import Case
 from ._exchange import Exchange, Request
 from ._tasks import TASKS
-from ._transport import client_timeout, send_async
+from ._transport import client_timeout, confirm, retryable, send_async
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_LOAD_WAIT = 120.0  # seconds a 503 "model is loading" may be waited out, per request
@@ -180,7 +180,9 @@ async def _discover(target: Target) -> Exchange:
         path, name = ("/info", "tgi.info") if target.api == "tgi" else ("/models", "models.list")
         request = Request("GET", target.url(path), target.headers())
     async with httpx.AsyncClient(timeout=client_timeout(target.timeout)) as client:
-        return await send_async(client, name, request, deadline=target.timeout, patience=target.load_wait)
+        exchange = await send_async(client, name, request, deadline=target.timeout, patience=target.load_wait)
+    return await confirm(exchange, deadline=target.timeout, patience=target.load_wait) if retryable(exchange) \
+        else exchange
 
 
 @contextmanager

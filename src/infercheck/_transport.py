@@ -15,6 +15,24 @@ def client_timeout(seconds: float) -> httpx.Timeout:
     return httpx.Timeout(seconds, connect=min(seconds, 10.0))
 
 
+def retryable(exchange: Exchange) -> bool:
+    """A transport failure (no response, and not a timeout: a retry would cost the whole deadline again) that
+    must be confirmed before it is blamed on the request: a dropped keep-alive connection, a stream cut by
+    another request's arrival, a reset after an earlier error."""
+    return exchange.sent and exchange.response is None and not (exchange.error or "").startswith("timed out")
+
+
+async def confirm(first: Exchange, *, deadline: float, patience: float = 0.0) -> Exchange:
+    """Send ``first``'s request again on a fresh connection of its own. The answer it gets is the one judged;
+    it records the first attempt's error. Never a third attempt: a failure twice over is the server's."""
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=client_timeout(deadline), limits=limits) as client:
+        again = await send_async(client, first.case_id, first.request, deadline=deadline, stream=first.stream,
+                                 patience=patience)
+    again.transient = first.error
+    return again
+
+
 def _describe(exc: Exception, deadline: float) -> str:
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         return f"timed out after {deadline:g}s"

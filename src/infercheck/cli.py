@@ -197,7 +197,7 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
         results.append(_stopped(f"pytest stopped with exit status {int(code)} ({code.name.lower()})"))
     elif code == pytest.ExitCode.TESTS_FAILED and not (counts["failed"] or counts["errors"]):
         results.append(_stopped("pytest reported failed tests for which infercheck recorded no result"))
-    stats = state.runner.stats() if state.runner else {"requests": 0, "completion_tokens": 0, "loading_waited_s": 0}
+    stats = state.runner.stats() if state.runner else {"requests": 0, "completion_tokens": 0, "loading_waited_s": 0, "retried": 0}
     status = _summarise(console, results, stats, state.runner.profile.name if state.runner else chosen.name,
                         elapsed, verbose=verbose, seed=state.seed)
     sys.exit(status)
@@ -241,6 +241,9 @@ def _summarise(console: Console, results: list[Result], stats: dict, profile: st
     if stats["loading_waited_s"]:
         console.print(f"model loading: requests waited up to {stats['loading_waited_s']:g} s "
                       "(503 'currently loading' with estimated_time, waited out)")
+    if stats.get("retried"):
+        console.print(f"transport: {stats['retried']} request(s) lost their connection without an answer and were "
+                      "sent again, alone, on a fresh connection; the second answers were judged")
     if seed is not None:
         console.print(f"property seed: {seed} (repeat this run with --seed {seed})")
     text, status = verdict(counts)

@@ -70,6 +70,10 @@ class _Endpoint:
             routes=routes,
             exception_handlers={ApiError: self.on_api_error, HTTPException: self.on_http_error, Exception: self.on_crash},
         )
+        if "transport-flaky" in faults:
+            from ._flaky import FlakyTransport
+
+            self.app.add_middleware(FlakyTransport)
 
     # -- responses -----------------------------------------------------------------------------
 

@@ -85,6 +85,8 @@ QUIRKS: dict[str, str] = {
     "sse-quirks": "(conformant) streams use CRLF line ends, ': comment' lines, 'event: message' and 'id:' fields",
     "loading": "(conformant) Hugging Face and TGI requests answer 503 'currently loading' with estimated_time for "
                "0.3 s after the first one",
+    "transport-flaky": "(conformant) the first attempt at each distinct POST loses its connection mid-answer; "
+                       "sent again, alone, it is answered",
     "accept-verbatim": "(conformant) task endpoints take Accept as one media type: none, */* or application/json, "
                        "else 406 (the SageMaker Hugging Face toolkit looks it up verbatim)",
 }
