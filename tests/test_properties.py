@@ -45,7 +45,7 @@ def test_negative_requests_break_the_contract_where_they_say(route: str):
     @ENOUGH
     @given(_properties.negative(route, MODEL))
     def check(drawn):
-        body, mutation = drawn
+        body, mutation, _ = drawn
         kinds.add(mutation.kind)
         assert list(contract.iter_errors(body)), (body, mutation)
         assert _properties.breaks(route, body, mutation)
@@ -245,3 +245,25 @@ def test_a_transport_failure_is_confirmed_before_it_is_kept_and_shrunk():
     assert found.examples > 0 and not found.failures and not found.errors
     assert runner.generated and all(e.transient is not None and e.response is not None for e in runner.generated)
     assert runner.stats()["retried"] >= len(runner.generated)
+
+
+def test_a_wrong_type_is_a_json_type_the_field_does_not_allow():
+    """12345 in an integer field is out of range, not a wrong type: each mutation is labelled by what it breaks."""
+    by_field = {site.path: _properties.mutations(site) for site in _properties.sites("completions")}
+    logprobs = [m for m in by_field[("logprobs",)] if m.kind == "wrong-type"]
+    assert logprobs and 12345 not in [m.value for m in logprobs]
+    assert 12345 in [m.value for m in by_field[("model",)] if m.kind == "wrong-type"]  # a string field
+
+
+def test_a_failure_the_unmutated_request_shares_is_not_blamed_on_the_violation():
+    """A server that answers 500 to any batch of prompts, and serves invalid fields: a negative request with two
+    prompts fails because of the prompts, whatever field was broken. Before, that 500 was reported as, say,
+    `$.logprobs = 6 (out-of-range)`. The request is sent again without its violation, and when that fails too,
+    the failure is reported as the request's own, shrunk to two prompts."""
+    found, _ = _explore(Property("completions", "negative"), "validation-ignored", "batch-500", examples=40)
+    assert found.failures
+    own = [r for r in found.failures if r.case == "property.completions.positive"]
+    assert own and all("not the violation's failure" in r.message for r in own)
+    assert all(len(_body(r)["prompt"]) == 2 for r in own)  # shrunk to the smallest batch
+    blamed = [r for r in found.failures if r.case != "property.completions.positive"]
+    assert all(not isinstance(_body(r).get("prompt"), list) or len(_body(r)["prompt"]) < 2 for r in blamed)

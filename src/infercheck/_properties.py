@@ -249,13 +249,24 @@ def sites(route: str) -> tuple[Site, ...]:
     return tuple(found)
 
 
+def _json_types(value: Any) -> set[str]:
+    """The JSON Schema types ``value`` is an instance of."""
+    if isinstance(value, bool):
+        return {"boolean"}
+    if isinstance(value, int):
+        return {"integer", "number"}
+    return {{dict: "object", list: "array", str: "string", float: "number"}.get(type(value), "null")}
+
+
 def mutations(site: Site) -> list[Mutation]:
     """Every candidate violation at ``site`` (the caller keeps those that really break the contract)."""
     out: list[Mutation] = []
     if site.required:
         out.append(Mutation("missing", site.path))
-    out += [Mutation("wrong-type", site.path, value) for value in WRONG_TYPES]
     types = {t for ts in site.facts.get("type", []) for t in ([ts] if isinstance(ts, str) else ts)}
+    # a wrong type is a value of a JSON type the field does not allow: 12345 for an integer field is out of range
+    out += [Mutation("wrong-type", site.path, value) for value in WRONG_TYPES
+            if not types or not _json_types(value) & types]
     integer = "integer" in types and "number" not in types
     for low in site.facts.get("minimum", []) + site.facts.get("exclusiveMinimum", []):
         out.append(Mutation("out-of-range", site.path, low - 1 if integer else low - 0.5))
@@ -283,19 +294,20 @@ def breaks(route: str, body: dict[str, Any] | None, mutation: Mutation) -> bool:
 
 
 def negative(route: str, model: str, profile: Profile | None = None
-             ) -> st.SearchStrategy[tuple[dict[str, Any], Mutation]]:
-    """A positive request with one mutation that makes it invalid against the contract."""
+             ) -> st.SearchStrategy[tuple[dict[str, Any], Mutation, dict[str, Any]]]:
+    """A positive request with one mutation that makes it invalid against the contract: (the mutated request,
+    the mutation, the positive request it was made from)."""
     candidates = [m for site in sites(route) for m in mutations(site)]
     valid = positive(route, model, profile)
 
     @st.composite
-    def mutated(draw: st.DrawFn) -> tuple[dict[str, Any], Mutation]:
+    def mutated(draw: st.DrawFn) -> tuple[dict[str, Any], Mutation, dict[str, Any]]:
         body = draw(valid)
         mutation = draw(st.sampled_from(candidates))
         changed = mutation.apply(body)
         if not breaks(route, changed, mutation):
             reject()
-        return changed, mutation
+        return changed, mutation, body
 
     return mutated()
 
@@ -364,30 +376,45 @@ def explore(prop: Property, *, model: str, send: Send, context: _checks.Context,
         return found
     checks = list(_checks.registry().values())
     tally: dict[str, Result] = {}  # check id -> a passed (or deviation) result standing for every example
-    counts: dict[str, int] = {}
     seen: dict[tuple, set[str]] = {}  # failure identity -> every field where it was seen
     broken: dict[str, Result] = {}  # check id -> the first internal error it raised
+    held: dict[str, set[bytes]] = {}  # check id -> the distinct requests it passed (or deviated) on
+    distinct: set[bytes] = set()  # every distinct request sent
     strategy = positive(prop.route, model, profile) if prop.polarity == "positive" else negative(
         prop.route, model, profile)
 
-    def attempt(drawn: Any) -> None:
-        body, mutation = (drawn, None) if prop.polarity == "positive" else drawn
-        case = case_for(prop, body, mutation)
-        exchange = send(case, json.dumps(body).encode())
+    def check(case: Case, body: dict[str, Any]) -> tuple[Exchange, list[Result]]:
+        sent = json.dumps(body).encode()
+        exchange = send(case, sent)
         if exchange is None:
             reject()  # the request budget is spent
+        distinct.add(sent)
         found.examples += 1
         results = [_checks.evaluate(c, case, exchange, context, profile) for c in checks if c.applies(case)]
-        failed = [r for r in results if r.outcome is Outcome.FAILED]
         for r in results:
             if r.outcome is Outcome.ERROR:  # infercheck's bug, not the endpoint's: reported, never shrunk
                 broken.setdefault(r.check, r)
-        for r in results:
-            if r.outcome in (Outcome.PASSED, Outcome.DEVIATION):
-                counts[r.check] = counts.get(r.check, 0) + 1
+            if r.outcome in (Outcome.PASSED, Outcome.DEVIATION) and case.id.startswith(f"property.{prop.id}"):
+                held.setdefault(r.check, set()).add(sent)  # distinct requests: hypothesis replays them as it shrinks
                 if r.check not in tally or (r.outcome is Outcome.DEVIATION
                                              and tally[r.check].outcome is Outcome.PASSED):
                     tally[r.check] = r
+        return exchange, [r for r in results if r.outcome is Outcome.FAILED]
+
+    def attempt(drawn: Any) -> None:
+        body, mutation, original = (drawn, None, None) if prop.polarity == "positive" else drawn
+        case = case_for(prop, body, mutation)
+        exchange, failed = check(case, body)
+        if failed and mutation is not None:
+            # Blamed on the violation only if the request without it is served: else it is the request's own.
+            plain_case = case_for(Property(prop.route, "positive"), original)
+            plain, plain_failed = check(plain_case, original)
+            if plain_failed:
+                for r in plain_failed:
+                    r.message = (f"{r.message}\n(not the violation's failure: found while sending {mutation}, but "
+                                 "the request fails without that violation too)")
+                identity = (prop.id, "without-the-violation", tuple(sorted(r.check for r in plain_failed)))
+                raise _found_type(identity)(plain_case, plain, plain_failed)
         if failed:
             identity = (prop.id, mutation.kind if mutation else None, tuple(sorted(r.check for r in failed)))
             if mutation is not None:
@@ -423,14 +450,14 @@ def explore(prop: Property, *, model: str, send: Send, context: _checks.Context,
         for r in bug.results:
             failed_checks.add(r.check)
             r.message = (f"{r.message}\n(the request below is minimal: hypothesis shrank it; "
-                         f"{found.examples} generated{also})")
+                         f"{len(distinct)} distinct requests generated{also})")
             found.results.append(r)
     for check_id, r in tally.items():
         if check_id in failed_checks:
             continue
         if r.outcome is Outcome.PASSED:
             r.case = f"property.{prop.id}"
-            r.message = f"held for {counts[check_id]} generated request(s)"
+            r.message = f"held for {len(held[check_id])} distinct generated request(s)"
             r.curl = ""
         found.results.append(r)
     return found

@@ -267,6 +267,8 @@ class _Endpoint:
     async def completions(self, request: Request) -> Response:
         body = await self.parse(request, "openai/completion-request.json")
         prompts = _prompts(body["prompt"])
+        if len(prompts) > 1 and "batch-500" in self.faults:
+            raise ApiError(500, "internal error: RuntimeError: batched prompts are not supported", type="server_error")
         n = 1 if "n-ignored" in self.faults else body.get("n") or 1
         max_tokens = body["max_tokens"] if body.get("max_tokens") is not None else 16
         _check_output(max_tokens, "max_tokens")

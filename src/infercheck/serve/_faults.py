@@ -52,6 +52,7 @@ FAULTS: dict[str, str] = {
     "validation-500": "bodies that are not a JSON object crash the endpoint with 500",
     "validation-ignored": "invalid fields are dropped (missing ones defaulted) and the request is served with 200",
     "invalid-500": "requests that break the request schema are answered 500 instead of 400",
+    "batch-500": "a completion request with a list of several prompts is answered 500 (as transformers serve does)",
     "index-string-with-n": "when an answer has several choices (n > 1), every choices[].index is a string, streamed or not",
     # Hugging Face tasks
     "hf-generate-overrun": "text-generation (task and TGI) generates 2 tokens more than max_new_tokens",
