@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 from . import _answers
@@ -106,6 +108,54 @@ def embeddings_shape(case: Case, ex: Exchange, ctx: Context) -> None:
     if bad:
         fail(f"vector(s) {bad} hold NaN or infinite numbers", expected="finite numbers", received=bad,
              kind="embedding-finite")
+
+
+# What a server reveals of itself. Stack traces: Python's, and Java's (the SageMaker toolkit's model server).
+# File paths: absolute paths under the directories servers run from, Unix or Windows. URL paths (/v1/...,
+# /models/...) and whatever the request itself carried are not counted.
+_TRACE = re.compile(r'Traceback \(most recent call last\)|File "[^"]+", line \d+|'
+                    r'\bat [\w$.]+\((?:[\w$]+\.(?:java|kt|scala):\d+|Native Method|Unknown Source)\)')
+_PATH = re.compile(r'(?<![\w.:/~-])/(?:home|root|usr|opt|srv|var|tmp|app|workspace|mnt|etc)/[\w.@+-]+(?:/[\w.@+-]+)*'
+                   r'|\b[A-Za-z]:\\(?:[\w .-]+\\)+[\w .-]*')
+_SELF_DESCRIBING = ("model", "id", "owned_by", "system_fingerprint")  # answer fields that describe the server
+
+
+def _described(doc: Any) -> list[str]:
+    """The strings of an answer that describe the server rather than carry generated content."""
+    found = [doc[k] for k in _SELF_DESCRIBING if isinstance(doc, dict) and isinstance(doc.get(k), str)]
+    for item in doc.get("data", []) if isinstance(doc, dict) and isinstance(doc.get("data"), list) else []:
+        found += [item[k] for k in _SELF_DESCRIBING if isinstance(item, dict) and isinstance(item.get(k), str)]
+    return found
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+@check("no-internals-leaked", title="Answers and errors reveal no server internals: file paths, stack traces",
+       severity="medium")
+def no_internals_leaked(case: Case, ex: Exchange, ctx: Context) -> None:
+    if 200 <= ex.response.status < 300:  # generated text may say anything: only the fields that describe the server
+        texts = [t for doc in _answers.documents(ex) for t in _described(doc)]
+    else:  # an error says only what the client needs to correct its request: all of it is read, JSON decoded
+        doc = _answers.document(ex)
+        texts = list(_strings(doc)) if doc is not None else [ex.response.body.decode("utf-8", errors="replace")]
+    sent = ex.request.url + (ex.request.body.decode("utf-8", errors="replace") if ex.request.body else "")
+    traces = sorted({m.group(0) for t in texts for m in _TRACE.finditer(t)} - {""})
+    paths = sorted({m.group(0) for t in texts for m in _PATH.finditer(t)
+                    if m.group(0) not in sent})  # what the request carried, the answer may repeat
+    if traces or paths:
+        what = (["a stack trace"] if traces else []) + ([f"file path(s) {', '.join(paths[:3])}"] if paths else [])
+        fail(f"the {'error' if ex.response.status >= 400 else 'answer'} reveals {' and '.join(what)}",
+             expected="no file paths or stack traces of the server", received=(traces + paths)[:6],
+             kind="internals")
 
 
 @check("key-not-echoed", title="The API key never comes back in a response", severity="critical",

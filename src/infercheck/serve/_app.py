@@ -87,6 +87,9 @@ class _Endpoint:
               param: str | None = None, code: str | None = None, request: Request | None = None) -> Response:
         if "echo-key" in self.faults and request is not None and request.headers.get("authorization"):
             message += f" (request authorization: {request.headers['authorization']})"
+        if "error-traceback" in self.faults:
+            message += ('\nTraceback (most recent call last):\n  File "/srv/infercheck/serve/_app.py", line 172, in '
+                        'parse\nValueError: request rejected')
         if "error-plain-text" in self.faults:
             return PlainTextResponse(message, status_code=status)
         if "error-flat" in self.faults:
@@ -240,6 +243,8 @@ class _Endpoint:
         suffix = "0" * 32 if "constant-id" in self.faults else uuid.uuid4().hex
         created = int(time.time() * (1000 if "created-millis" in self.faults else 1))
         model = "infercheck-other" if "wrong-model-name" in self.faults else self.model
+        if "model-path" in self.faults:  # as llama-cpp-python names its model by default: the weights' file
+            model = f"/root/.cache/infercheck/{self.model}.gguf"
         return {"id": f"{prefix}-{suffix}", "object": obj, "created": created, "model": model,
                 "system_fingerprint": FINGERPRINT}
 

@@ -52,6 +52,9 @@ FAULTS: dict[str, str] = {
     "validation-500": "bodies that are not a JSON object crash the endpoint with 500",
     "validation-ignored": "invalid fields are dropped (missing ones defaulted) and the request is served with 200",
     "invalid-500": "requests that break the request schema are answered 500 instead of 400",
+    "error-traceback": "OpenAI-style error messages carry the server's Python traceback and file path",
+    "model-path": "completions and chat completions name their model by the weights' file path, as "
+                  "llama-cpp-python does by default",
     "batch-500": "a completion request with a list of several prompts is answered 500 (as transformers serve does)",
     "index-string-with-n": "when an answer has several choices (n > 1), every choices[].index is a string, streamed or not",
     # Hugging Face tasks
