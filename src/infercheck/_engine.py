@@ -16,7 +16,7 @@ from ._checks import Check, Context, Result
 from ._exchange import Exchange, Request
 from ._profiles import Profile
 from ._target import Target, request_for, selects
-from ._transport import client_timeout, confirm, retryable, send_async
+from ._transport import client_timeout, confirm, send_async
 
 DEFAULT_CONCURRENCY = 8
 
@@ -166,9 +166,8 @@ class Runner:
         # A transport failure is confirmed before it is blamed on the request: sent again on a fresh connection,
         # one at a time, after the concurrent wave. The answer to that attempt is the one judged.
         for signature, group in pending.items():
-            if retryable(self._by_signature[signature]):
-                self._keep(signature, group, await confirm(self._by_signature[signature], deadline=self.target.timeout,
-                                                           patience=self.target.load_wait))
+            self._keep(signature, group, await confirm(self._by_signature[signature], deadline=self.target.timeout,
+                                                       patience=self.target.load_wait))
 
     def _keep(self, signature: tuple, group: list[tuple[Case, Request]], exchange: Exchange) -> None:
         self._by_signature[signature] = exchange

@@ -27,6 +27,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
+from jsonschema import Draft202012Validator
 
 from . import _aio, _checks, _schemas
 from ._cases import Case
@@ -34,7 +35,7 @@ from ._checks import Outcome, Result
 from ._engine import Runner, request_key
 from ._exchange import Exchange
 from ._profiles import Profile
-from ._transport import client_timeout, confirm, retryable, send_async
+from ._transport import client_timeout, confirm, send_async
 
 Resolver = Any  # referencing's resolver (its class is not public)
 
@@ -151,6 +152,7 @@ def _strategy(node: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrategy[A
 
 # -- negative requests -----------------------------------------------------------------------------------
 
+_TYPES = Draft202012Validator.TYPE_CHECKER
 WRONG_TYPES = ({"infercheck": "wrong type"}, [{"infercheck": "wrong type"}], "infercheck-wrong-type", 12345)
 UNKNOWN = "infercheck-unknown-value"
 _NO_UPPER = frozenset({"n", "best_of"})  # above their maximum a lenient server would generate many choices
@@ -249,15 +251,6 @@ def sites(route: str) -> tuple[Site, ...]:
     return tuple(found)
 
 
-def _json_types(value: Any) -> set[str]:
-    """The JSON Schema types ``value`` is an instance of."""
-    if isinstance(value, bool):
-        return {"boolean"}
-    if isinstance(value, int):
-        return {"integer", "number"}
-    return {{dict: "object", list: "array", str: "string", float: "number"}.get(type(value), "null")}
-
-
 def mutations(site: Site) -> list[Mutation]:
     """Every candidate violation at ``site`` (the caller keeps those that really break the contract)."""
     out: list[Mutation] = []
@@ -266,7 +259,7 @@ def mutations(site: Site) -> list[Mutation]:
     types = {t for ts in site.facts.get("type", []) for t in ([ts] if isinstance(ts, str) else ts)}
     # a wrong type is a value of a JSON type the field does not allow: 12345 for an integer field is out of range
     out += [Mutation("wrong-type", site.path, value) for value in WRONG_TYPES
-            if not types or not _json_types(value) & types]
+            if not any(_TYPES.is_type(value, t) for t in types)]
     integer = "integer" in types and "number" not in types
     for low in site.facts.get("minimum", []) + site.facts.get("exclusiveMinimum", []):
         out.append(Mutation("out-of-range", site.path, low - 1 if integer else low - 0.5))
@@ -492,9 +485,9 @@ class Sender:
         self.sent += 1
         exchange = self._loop.run(send_async(self._client, case.id, request, deadline=self.runner.target.timeout,
                                              stream=case.stream, patience=self.runner.target.load_wait))
-        if retryable(exchange):  # confirmed before it is kept: a transport hiccup is no answer to shrink towards
-            exchange = self._loop.run(confirm(exchange, deadline=self.runner.target.timeout,
-                                              patience=self.runner.target.load_wait))
+        # confirmed before it is kept: a transport hiccup is no answer to shrink towards
+        exchange = self._loop.run(confirm(exchange, deadline=self.runner.target.timeout,
+                                          patience=self.runner.target.load_wait))
         self.memo[key] = exchange
         self.runner.generated.append(exchange)
         return exchange

@@ -14,7 +14,7 @@ from . import _aio, _cases
 from ._cases import Case
 from ._exchange import Exchange, Request
 from ._tasks import TASKS
-from ._transport import client_timeout, confirm, retryable, send_async
+from ._transport import client_timeout, confirm, send_async
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_LOAD_WAIT = 120.0  # seconds a 503 "model is loading" may be waited out, per request
@@ -181,8 +181,7 @@ async def _discover(target: Target) -> Exchange:
         request = Request("GET", target.url(path), target.headers())
     async with httpx.AsyncClient(timeout=client_timeout(target.timeout)) as client:
         exchange = await send_async(client, name, request, deadline=target.timeout, patience=target.load_wait)
-    return await confirm(exchange, deadline=target.timeout, patience=target.load_wait) if retryable(exchange) \
-        else exchange
+    return await confirm(exchange, deadline=target.timeout, patience=target.load_wait)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ def client_timeout(seconds: float) -> httpx.Timeout:
     return httpx.Timeout(seconds, connect=min(seconds, 10.0))
 
 
-def retryable(exchange: Exchange) -> bool:
+def _retryable(exchange: Exchange) -> bool:
     """A transport failure (no response, and not a timeout: a retry would cost the whole deadline again) that
     must be confirmed before it is blamed on the request: a dropped keep-alive connection, a stream cut by
     another request's arrival, a reset after an earlier error."""
@@ -23,8 +23,11 @@ def retryable(exchange: Exchange) -> bool:
 
 
 async def confirm(first: Exchange, *, deadline: float, patience: float = 0.0) -> Exchange:
-    """Send ``first``'s request again on a fresh connection of its own. The answer it gets is the one judged;
-    it records the first attempt's error. Never a third attempt: a failure twice over is the server's."""
+    """``first``, or, when it is a transport failure to confirm, the answer to its request sent again on a fresh
+    connection of its own. That answer is the one judged; it records the first attempt's error. Never a third
+    attempt: a failure twice over is the server's."""
+    if not _retryable(first):
+        return first
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=0)
     async with httpx.AsyncClient(timeout=client_timeout(deadline), limits=limits) as client:
         again = await send_async(client, first.case_id, first.request, deadline=deadline, stream=first.stream,

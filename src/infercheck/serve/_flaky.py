@@ -19,6 +19,9 @@ class _Quiet(logging.Filter):
         return record.getMessage() != _CUT  # the cut is the quirk's purpose, not a server error worth a line
 
 
+_QUIET = _Quiet()  # one filter for every app with the quirk: addFilter keeps a filter once
+
+
 class FlakyTransport:
     """ASGI middleware: answers the first attempt at each (path, body) with headers and half a body, then
     drops the connection; every later attempt reaches the app."""
@@ -26,7 +29,7 @@ class FlakyTransport:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.seen: set[tuple[str, bytes]] = set()
-        logging.getLogger("uvicorn.error").addFilter(_Quiet())
+        logging.getLogger("uvicorn.error").addFilter(_QUIET)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
