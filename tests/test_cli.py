@@ -71,7 +71,7 @@ def test_a_planted_fault_fails_the_run_with_exit_1(tmp_path):
         (["--fault", "no-such-fault"], "unknown fault"),
         (["--concurrency", "0"], "concurrency"),
         (["--base-url", "http://127.0.0.1:9/v1", "--fault", "json-as-text"], "embedded"),
-        (["--profile", "nope"], "unknown profile 'nope'; known: flexai, llamacpp, openai, strict, tgi, vllm"),
+        (["--profile", "nope"], "unknown profile 'nope'; known: flexai, llama-cpp-python, llamacpp, openai, strict, tgi, vllm"),
         (["--profile", "missing.toml"], "profile file missing.toml does not exist"),
         (["--max-requests", "0"], "max-requests"),
         (["--api", "hf"], "--api hf checks a task endpoint: give its task with --task"),
@@ -171,7 +171,7 @@ def test_max_requests_caps_the_run(tmp_path):
 def test_the_readme_states_the_cost_of_a_default_run():
     """The README's cost statement is the one `infercheck cases` computes from the cases."""
     cases, generated = infercheck("cases").stdout.strip().splitlines()[-2:]
-    assert cases.startswith("at most 42 requests (40 without an API key) and ")
+    assert cases.startswith("at most 49 requests (47 without an API key) and ")
     assert generated.startswith("property suites (--max-examples 20): at most 120 generated requests")
     readme = (ROOT / "README.md").read_text()
     assert cases in readme and generated in readme

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from infercheck import Outcome, Runner, Target, resolve, run
+from infercheck import Outcome, Runner, Target, embedded, resolve, run
 from infercheck import _checks
 from infercheck._answers import read
 from infercheck._cases import Case, by_id
@@ -139,7 +139,7 @@ def test_auth_cases_are_not_sent_without_a_key(reference_url):
     auth = [r for r in runner.results if r.case.startswith("auth.")]
     assert auth and {r.outcome for r in auth} == {Outcome.SKIPPED}
     assert all("no API key was given" in r.message for r in auth)
-    assert runner.stats()["requests"] == 40
+    assert runner.stats()["requests"] == 44  # 41 distinct requests, and three copies of chat.concurrent-streams
 
 
 def test_auth_cases_send_no_key_and_a_wrong_key(keyed_url):
@@ -168,3 +168,21 @@ def test_the_derived_stop_sequence_comes_from_the_first_answer(reference_url):
     stop = runner.exchanges["chat.stop"].request.json()["stop"]
     assert len(stop) == 1 and stop[0] in first and first.index(stop[0]) > 0
     assert read(runner.exchanges["chat.stop"]).text() == first[: first.index(stop[0])]
+
+
+def test_copies_sent_at_once_respect_concurrency_and_the_request_budget():
+    """chat.concurrent-streams sends its copies only when they may all be in flight and the budget pays for them;
+    otherwise streams-under-load says why it decided nothing."""
+    case = by_id("chat.concurrent-streams")
+    with embedded(faults=("streams-cut-under-load",)) as url:
+        for kwargs in ({"concurrency": 1}, {"max_requests": 3}):
+            runner = Runner(resolve(url), **kwargs)
+            runner.execute([case])
+            exchange = runner.exchanges[case.id]
+            assert exchange.response is not None and exchange.under_load == ()
+            result = runner.evaluate(Item(case, registry()["streams-under-load"]))
+            assert result.outcome is Outcome.SKIPPED and "--concurrency 1" in result.message
+        runner = Runner(resolve(url), concurrency=2)
+        runner.execute([case])
+        assert [len(r) for r in runner.exchanges[case.id].under_load] == [2, 2]  # two rounds, both cut
+        assert runner.evaluate(Item(case, registry()["streams-under-load"])).outcome is Outcome.FAILED

@@ -22,13 +22,13 @@ def test_the_suite_passes_against_the_embedded_default(pytester, suite, monkeypa
     result = pytester.runpytest_inprocess(suite, "-p", "no:cacheprovider")
     outcomes = result.parseoutcomes()
     assert result.ret == 0 and outcomes["passed"] > 250 and "failed" not in outcomes
-    # no key given: the two authentication cases are not sent
-    result.stdout.fnmatch_lines(["infercheck: http://127.0.0.1:*/v1 model=infercheck-tiny profile=openai: 40 requests*"])
+    # no key given: the two authentication cases are not sent; chat.concurrent-streams sends three copies at once
+    result.stdout.fnmatch_lines(["infercheck: http://127.0.0.1:*/v1 model=infercheck-tiny profile=openai: 44 requests*"])
 
 
 def test_failures_carry_check_expected_received_and_curl(pytester, suite):
     result = pytester.runpytest_inprocess(suite, "--infercheck-fault", "stream-chunk-object")
-    assert result.parseoutcomes()["failed"] == 3  # the three streamed chat cases
+    assert result.parseoutcomes()["failed"] == 4  # the four streamed chat cases
     result.stdout.fnmatch_lines([
         "*[[]high[]] stream-chunk-schema: Every streamed event is JSON matching the chunk schema*",
         "*expected: openai/chat-chunk.json*",

@@ -17,7 +17,7 @@ from .conftest import SHARED
 from .test_recorded import _exchange
 
 KEY = "sk-test-secret-0123"
-REQUIRED = {"openai", "vllm", "tgi", "llamacpp", "flexai", "strict"}
+REQUIRED = {"openai", "vllm", "tgi", "llamacpp", "llama-cpp-python", "flexai", "strict"}
 
 
 def _run(*faults: str, profile: str):
@@ -163,7 +163,7 @@ def test_a_bad_profile_file_gives_one_clear_line(tmp_path, content, says):
 
 
 def test_unknown_profile_names_the_known_ones():
-    with pytest.raises(ProfileError, match="unknown profile 'nope'; known: flexai, llamacpp, openai, strict, tgi, vllm"):
+    with pytest.raises(ProfileError, match="unknown profile 'nope'; known: flexai, llama-cpp-python, llamacpp, openai, strict, tgi, vllm"):
         load("nope")
 
 
@@ -190,3 +190,34 @@ def test_tgi_plain_text_deserialize_errors_are_deviations_under_tgi_only():
     assert {(r.case, r.check) for r in tgi if r.outcome is Outcome.DEVIATION} == failed
     assert {r.allowance.id for r in tgi if r.outcome is Outcome.DEVIATION} == {"deserialize-error-text",
                                                                                "deserialize-error-text-body"}
+
+
+def _judge(recorded: str, case_id: str, check_id: str, profile: str, model: str = "gemma-3-270m"):
+    exchange = _exchange(recorded, case_id)
+    ctx = Context("https://inference.example/v1", model, exchanges={case_id: exchange})
+    return evaluate(registry()[check_id], by_id(case_id), exchange, ctx, load(profile))
+
+
+def test_llama_cpp_python_serving_an_unknown_model_is_a_deviation_under_its_profile_only():
+    for profile in ("openai", "strict"):
+        assert _judge("llama-cpp-python-unknown-model.json", "errors.unknown-model", "status-code",
+                      profile).outcome is Outcome.FAILED
+    result = _judge("llama-cpp-python-unknown-model.json", "errors.unknown-model", "status-code", "llama-cpp-python")
+    assert result.outcome is Outcome.DEVIATION and result.allowance.id == "model-alias-unknown"
+
+
+@pytest.mark.parametrize("recorded, case_id, check_id", [
+    ("llama-cpp-python-n-ignored.json", "chat.n", "n-choices"),
+    ("llama-cpp-python-include-usage-ignored.json", "chat.stream-usage", "stream-usage-chunk"),
+    ("llama-cpp-python-max-completion-tokens-ignored.json", "chat.overrun", "max-tokens"),
+])
+def test_what_llama_cpp_python_silently_ignores_fails_under_its_own_profile(recorded, case_id, check_id):
+    """Its profile allows none of what it accepts and ignores: a client cannot tell that from a conformant answer."""
+    result = _judge(recorded, case_id, check_id, "llama-cpp-python")
+    assert result.outcome is Outcome.FAILED, result.message
+
+
+def test_the_llamacpp_profile_would_not_even_send_what_llama_cpp_python_ignores():
+    """Why llama-cpp-python needs its own profile: llama.cpp's llama-server refuses n, so under `llamacpp` the n case
+    is not sent and llama-cpp-python's ignored n goes unseen."""
+    assert load("llamacpp").lacks(by_id("chat.n")) and not load("llama-cpp-python").lacks(by_id("chat.n"))

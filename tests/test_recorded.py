@@ -21,8 +21,9 @@ def _exchange(name: str | Path, case_id: str) -> Exchange:
     request = Request(req["method"], "https://inference.example" + req["path"],
                       {"Authorization": "Bearer 4279eecf-bb20-4c58-9745-f18fd1e764bb"},
                       json.dumps(req["body"]).encode())
-    response = Response(resp["status"], resp["headers"], json.dumps(resp["body"]).encode(), 0.1)
-    return Exchange(case_id, request, response)
+    body = resp["body_text"].encode() if "body_text" in resp else json.dumps(resp["body"]).encode()  # a stream
+    response = Response(resp["status"], resp["headers"], body, 0.1)
+    return Exchange(case_id, request, response, stream=response.media_type == "text/event-stream")
 
 
 def test_the_flexai_documented_response_is_rejected_for_lacking_text():
@@ -40,3 +41,18 @@ def test_the_flexai_response_passes_status_and_content_type():
     ctx = Context("https://inference.example/v1", "m")
     for check_id in ("status-code", "content-type"):
         assert evaluate(registry()[check_id], by_id("completions.flexai-seed"), exchange, ctx).outcome is Outcome.PASSED
+
+
+def test_an_overrun_case_answered_briefly_proves_nothing_about_the_limit():
+    """A model that happens to answer in fewer tokens than the limit did not show the limit is enforced: skipped,
+    not passed. Over the limit (llama-cpp-python ignores max_completion_tokens) is a failure."""
+    exchange = _exchange("llama-cpp-python-max-completion-tokens-ignored.json", "chat.overrun")
+    case, ctx = by_id("chat.overrun"), Context("https://inference.example/v1", "gemma-3-270m")
+    over = evaluate(registry()["max-tokens"], case, exchange, ctx)
+    assert over.outcome is Outcome.FAILED and "allowed max_completion_tokens=5" in over.message
+    brief = json.loads(exchange.response.body)
+    brief["choices"][0].update(message={"role": "assistant", "content": "The sea."}, finish_reason="stop")
+    brief["usage"] = {"prompt_tokens": 18, "completion_tokens": 3, "total_tokens": 21}
+    exchange.response.body = json.dumps(brief).encode()
+    result = evaluate(registry()["max-tokens"], case, exchange, ctx)
+    assert result.outcome is Outcome.SKIPPED and "never reached" in result.message

@@ -32,6 +32,8 @@ class Case:
     tags: frozenset[str] = field(default_factory=frozenset)
     twin: str | None = None  # the case this one's answer is compared with (same request, other form)
     repeat: bool = False  # sent even when an identical request was already sent (determinism, distinct ids)
+    concurrent: int = 0  # also sent this many times at once, after the run's other requests (a second time when
+    # a copy is cut), to see whether the server cuts streams when other requests arrive
     derive: dict[str, str] | None = None  # {"from": case id, "stop": rule}: body completed from another answer
     auth: str | None = None  # "none" (no Authorization header) or "wrong" (a wrong key)
     feature: str | None = None  # what the endpoint must support for this case to apply (see profiles)
@@ -153,6 +155,7 @@ def cost(cases: tuple[Case, ...] | list[Case]) -> dict[str, int | None]:
     once, and the model listing reuses discovery's), and completion tokens when every answer is conformant."""
     seen: set[tuple] = {("GET", "/models", None, None, None)}  # discovery
     tokens: int | None = 0
+    extra = 0
     for case in cases:
         body = case.raw_body if case.raw_body is not None else (
             None if case.body is None else json.dumps(case.body, sort_keys=True))
@@ -162,5 +165,7 @@ def cost(cases: tuple[Case, ...] | list[Case]) -> dict[str, int | None]:
             continue
         seen.add(key)
         bound = token_bound(case)
-        tokens = None if tokens is None or bound is None else tokens + bound
-    return {"requests": len(seen), "completion_tokens": tokens}
+        copies = 2 * case.concurrent  # at most two rounds of copies sent at once
+        extra += copies
+        tokens = None if tokens is None or bound is None else tokens + bound * (1 + copies)
+    return {"requests": len(seen) + extra, "completion_tokens": tokens}

@@ -168,6 +168,30 @@ class Runner:
         for signature, group in pending.items():
             self._keep(signature, group, await confirm(self._by_signature[signature], deadline=self.target.timeout,
                                                        patience=self.target.load_wait))
+        # Cases that ask for it are then sent several times at once, with nothing else running: a copy cut in
+        # the middle of its answer is confirmed by a second round, never blamed on one.
+        for signature, group in pending.items():
+            case, request = group[0]
+            exchange = self._by_signature[signature]
+            if case.concurrent > 1 and self.concurrency > 1 and exchange.response is not None:
+                exchange.under_load = await self._under_load(case, request, min(case.concurrent, self.concurrency))
+
+    async def _under_load(self, case: Case, request: Request, copies: int) -> tuple[tuple[Exchange, ...], ...]:
+        """``copies`` of ``request`` sent at once, each on a connection of its own; a second round when a copy
+        was cut or lost. Only rounds the request budget pays for in full are sent."""
+
+        async def copy() -> Exchange:
+            limits = httpx.Limits(max_connections=1, max_keepalive_connections=0)
+            async with httpx.AsyncClient(timeout=client_timeout(self.target.timeout), limits=limits) as client:
+                return await send_async(client, case.id, request, deadline=self.target.timeout, stream=case.stream)
+
+        rounds: list[tuple[Exchange, ...]] = []
+        while len(rounds) < 2 and (not rounds or any(e.response is None for e in rounds[-1])):
+            if self.max_requests is not None and self._sent + copies > self.max_requests:
+                break
+            self._sent += copies
+            rounds.append(tuple(await asyncio.gather(*(copy() for _ in range(copies)))))
+        return tuple(rounds)
 
     def _keep(self, signature: tuple, group: list[tuple[Case, Request]], exchange: Exchange) -> None:
         self._by_signature[signature] = exchange
@@ -182,7 +206,9 @@ class Runner:
         return result
 
     def stats(self) -> dict[str, float | int]:
-        sent = {id(e): e for e in [*self.target.discovery, *self.exchanges.values(), *self.generated] if e.sent}
+        exchanges = [*self.target.discovery, *self.exchanges.values(), *self.generated]
+        copies = [c for e in exchanges for round_ in e.under_load for c in round_]
+        sent = {id(e): e for e in [*exchanges, *copies] if e.sent}
         return {
             "requests": len(sent),
             "completion_tokens": sum(completion_tokens(e) for e in sent.values()),

@@ -85,6 +85,9 @@ class Exchange:
     sent: bool = True  # False: deliberately not sent, and ``error`` says why (budget, profile, no key)
     waited: float = 0.0  # seconds spent waiting out 503 "model is loading" answers before this response
     transient: str | None = None  # the transport error of a first attempt, confirmed away by sending again
+    cut: bool = False  # the answer had begun (status line received) when the connection was lost
+    transient_cut: bool = False  # ``cut``, of the first attempt that ``transient`` describes
+    under_load: tuple[tuple[Exchange, ...], ...] = ()  # rounds of copies of this request sent at once
 
     def curl(self) -> str:
         return self.request.curl(stream=self.stream)

@@ -29,7 +29,8 @@ def stream_done(case: Case, ex: Exchange, ctx: Context) -> None:
     done = [i for i, d in enumerate(data) if d == "[DONE]"]
     if not done:
         fail("the stream never sent data: [DONE]", expected="a last event 'data: [DONE]'",
-             received=data[-1] if data else stream.unterminated or None, kind="no-done")
+             received=data[-1] if data else stream.unterminated or f"no event at all ({len(ex.response.body)} bytes)",
+             kind="no-done")
     if len(done) > 1 or done[0] != len(data) - 1:
         fail(f"{len(data) - done[0] - 1} event(s) after data: [DONE]" if len(done) == 1 else
              f"data: [DONE] was sent {len(done)} times", expected="[DONE] once, as the last event",
@@ -124,3 +125,29 @@ def usage_stream_agrees(case: Case, ex: Exchange, ctx: Context) -> None:
     if want != got:
         fail("the streamed usage differs from the non-streamed usage for the same text", expected=want,
              received=got, kind="usage-differs")
+
+
+@check("streams-under-load", title="A stream runs to its end while other requests arrive", severity="high",
+       applies=lambda case: case.concurrent > 1)
+def streams_under_load(case: Case, ex: Exchange, ctx: Context) -> None:
+    if not ex.under_load:
+        skip("no copies were sent at once: --concurrency 1 asks for one request at a time, or the request "
+             "budget was spent")
+    if not 200 <= ex.response.status < 300:
+        skip(f"answered {ex.response.status} even alone; see status-code")
+    rounds = ex.under_load
+    lost = [[e for e in round_ if e.response is None] for round_ in rounds]
+    if not all(lost):  # a round in which every copy was answered: any loss in the other one was transient
+        return
+    copies = len(rounds[0])
+    seen = "; ".join(f"round {n}: {len(lost_)} of {copies} lost ({lost_[0].error})" for n, lost_ in
+                     enumerate(lost, start=1))
+    also = sorted({e.case_id for e in ctx.exchanges.values() if e.stream and e.transient_cut and e is not ex})
+    fail(f"the server interrupts streams under concurrent load: {copies} copies of this request sent at once, "
+         f"twice, lost answers both times ({seen}); sent without other requests, the same request "
+         f"{'streamed' if ex.stream else 'was answered'} to the end"
+         + (f". During the run, streams of {len(also)} other case(s) were cut the same way and completed when "
+            f"sent again alone: {', '.join(also)}" if also else "")
+         + f". To reproduce, run the command below {copies} times at once",
+         expected=f"{copies} complete answers", received=[len(r) - len(x) for r, x in zip(rounds, lost)],
+         kind="interrupted-under-load")

@@ -33,6 +33,7 @@ async def confirm(first: Exchange, *, deadline: float, patience: float = 0.0) ->
         again = await send_async(client, first.case_id, first.request, deadline=deadline, stream=first.stream,
                                  patience=patience)
     again.transient = first.error
+    again.transient_cut = first.cut
     return again
 
 
@@ -79,10 +80,11 @@ async def _send_once(
 ) -> Exchange:
     exchange = Exchange(case_id, request, stream=stream)
     start = time.perf_counter()
+    status, body = None, bytearray()
     try:
         async with asyncio.timeout(deadline):
             async with client.stream(request.method, request.url, headers=request.headers, content=request.body) as r:
-                body = bytearray()
+                status = r.status_code
                 first = None
                 async for chunk in r.aiter_bytes():
                     first = first if first is not None else time.perf_counter() - start
@@ -92,4 +94,7 @@ async def _send_once(
                 )
     except Exception as exc:
         exchange.error = _describe(exc, deadline)
+        if status is not None:  # the answer had begun: the connection was cut in the middle of its body
+            exchange.cut = True
+            exchange.error += f" (after status {status} and {len(body)} bytes of the body)"
     return exchange

@@ -18,7 +18,7 @@ from rich.table import Table
 from . import _engine, _profiles, _properties
 from ._checks import INTERNAL, INTERNAL_TITLE, Outcome, Result, registry
 from ._crash import crash
-from ._report import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, summary, verdict
+from ._report import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, RESULTS_SCHEMA, summary, verdict
 from ._resources import data_dir
 from ._target import ALL_TASKS, APIS, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, TargetError, choose_api, embedded, resolve
 from ._tasks import TASKS
@@ -309,6 +309,33 @@ def serve(host, port, api_key, model, task, faults, list_faults):
                     host=host, port=port, log_level="warning")
     except (OSError, SystemExit) as exc:
         _die(f"cannot serve on {host}:{port}: {exc}")
+
+
+@main.command("report")
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.option("--markdown", "markdown_path", required=True, type=click.Path(dir_okay=False),
+              help="Write the page here.")
+@click.option("--server", required=True, help="The server's name, the page's title.")
+@click.option("--how", help="How the server was run, one line for the page's header.")
+@_guarded
+def report(results, markdown_path, server, how):
+    """Turn a results document (infercheck run --json) into a server's compatibility page in Markdown: what it
+    did against each check, and the evidence of every failure and deviation."""
+    import json
+
+    from . import _schemas, _server_doc
+
+    try:
+        doc = json.loads(Path(results).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        _die(f"{results}: cannot read a results document: {exc}")
+    problem = next(iter(_schemas.validator(RESULTS_SCHEMA).iter_errors(doc)), None)
+    if problem is not None:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in problem.absolute_path)
+        _die(f"{results} is not an infercheck results document: ${where}: {problem.message}")
+    _writable("--markdown", markdown_path)
+    Path(markdown_path).write_text(_server_doc.markdown(doc, server=server, how=how), encoding="utf-8")
+    click.echo(f"wrote {markdown_path}")
 
 
 @main.command("checks")

@@ -74,6 +74,10 @@ class _Endpoint:
             from ._flaky import FlakyTransport
 
             self.app.add_middleware(FlakyTransport)
+        if "streams-cut-under-load" in faults:
+            from ._interrupt import InterruptStreams
+
+            self.app.add_middleware(InterruptStreams)
 
     # -- responses -----------------------------------------------------------------------------
 

@@ -42,6 +42,8 @@ FAULTS: dict[str, str] = {
     "stream-usage-missing": "include_usage is ignored: no usage chunk ends the stream",
     "stream-usage-off": "the usage chunk of a stream counts one completion token fewer than the text has",
     "stream-text-differs": "the last token of the text is left out of the stream",
+    "streams-cut-under-load": "a running stream is cut (its connection closed mid-body) when another request "
+                              "arrives, as llama-cpp-python's server does by default",
     # models, embeddings, errors, auth
     "models-list-other": "GET /models lists another model instead of the one served",
     "model-retrieve-other": "GET /models/{id} gives another owner than the listing",

@@ -19,7 +19,12 @@ class _Quiet(logging.Filter):
         return record.getMessage() != _CUT  # the cut is the quirk's purpose, not a server error worth a line
 
 
-_QUIET = _Quiet()  # one filter for every app with the quirk: addFilter keeps a filter once
+_QUIET = _Quiet()  # one filter for every app that cuts connections: addFilter keeps a filter once
+
+
+def quiet_cut_connections() -> None:
+    """Keep uvicorn from logging a connection cut on purpose (this quirk, the streams-cut-under-load fault)."""
+    logging.getLogger("uvicorn.error").addFilter(_QUIET)
 
 
 class FlakyTransport:
@@ -29,7 +34,7 @@ class FlakyTransport:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.seen: set[tuple[str, bytes]] = set()
-        logging.getLogger("uvicorn.error").addFilter(_QUIET)
+        quiet_cut_connections()
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
