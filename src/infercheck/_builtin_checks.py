@@ -116,16 +116,19 @@ def stream_chunk_schema(case: Case, ex: Exchange, ctx: Context) -> None:
     if not events:
         fail("the stream carried no data events", expected=case.chunk_schema, received=_excerpt(response.body))
     problems: dict[str, list[int]] = {}  # problem -> the events that have it
+    found_all: list[Problem] = []  # every violation of every event, for a profile to recognise
     bad_event = None
     for number, event in enumerate(events, start=1):
         try:
             chunk = json.loads(event.data)
         except ValueError:
-            found = ["data is not JSON"]
+            found, violations = ["data is not JSON"], [Problem("not-json", "$", _excerpt(event.data.encode()))]
         else:
+            violations = [_schemas.problem(v) for v in _schemas.violations(case.chunk_schema, chunk)]
             found = _schemas.errors(case.chunk_schema, chunk)[:1]
         if found:
             problems.setdefault(found[0], []).append(number)
+            found_all += violations
             bad_event = bad_event or event.data
     if problems:
         broken = sum(len(numbers) for numbers in problems.values())
@@ -134,6 +137,7 @@ def stream_chunk_schema(case: Case, ex: Exchange, ctx: Context) -> None:
             + "; ".join(f"{_numbers(numbers)}: {problem}" for problem, numbers in list(problems.items())[:_MAX_LISTED]),
             expected=case.chunk_schema,
             received=bad_event,
+            problems=found_all,
         )
 
 
