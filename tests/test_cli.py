@@ -71,7 +71,7 @@ def test_a_planted_fault_fails_the_run_with_exit_1(tmp_path):
         (["--fault", "no-such-fault"], "unknown fault"),
         (["--concurrency", "0"], "concurrency"),
         (["--base-url", "http://127.0.0.1:9/v1", "--fault", "json-as-text"], "embedded"),
-        (["--profile", "nope"], "unknown profile 'nope'; known: flexai, llama-cpp-python, llamacpp, openai, strict, tgi, transformers-serve, vllm"),
+        (["--profile", "nope"], "unknown profile 'nope'; known: flexai, llama-cpp-python, llamacpp, openai, sagemaker, strict, tgi, transformers-serve, vllm"),
         (["--profile", "missing.toml"], "profile file missing.toml does not exist"),
         (["--max-requests", "0"], "max-requests"),
         (["--api", "hf"], "--api hf checks a task endpoint: give its task with --task"),

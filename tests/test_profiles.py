@@ -13,11 +13,11 @@ from infercheck._checks import Context, evaluate
 from infercheck._profiles import ProfileError, load, names
 from infercheck.serve import DEFAULT_MODEL
 
-from .conftest import SHARED
+from .conftest import ROOT, SHARED
 from .test_recorded import _exchange
 
 KEY = "sk-test-secret-0123"
-REQUIRED = {"openai", "vllm", "tgi", "llamacpp", "llama-cpp-python", "transformers-serve", "flexai", "strict"}
+REQUIRED = {"openai", "vllm", "tgi", "llamacpp", "llama-cpp-python", "transformers-serve", "sagemaker", "flexai", "strict"}
 
 
 def _run(*faults: str, profile: str):
@@ -163,7 +163,7 @@ def test_a_bad_profile_file_gives_one_clear_line(tmp_path, content, says):
 
 
 def test_unknown_profile_names_the_known_ones():
-    with pytest.raises(ProfileError, match="unknown profile 'nope'; known: flexai, llama-cpp-python, llamacpp, openai, strict, tgi, transformers-serve, vllm"):
+    with pytest.raises(ProfileError, match="unknown profile 'nope'; known: flexai, llama-cpp-python, llamacpp, openai, sagemaker, strict, tgi, transformers-serve, vllm"):
         load("nope")
 
 
@@ -252,3 +252,17 @@ def test_transformers_serve_leaving_null_fields_out_is_a_deviation_under_its_pro
     assert _judge(recorded, case_id, check_id, "openai", model="local/gemma-3-270m").outcome is Outcome.FAILED
     result = _judge(recorded, case_id, check_id, "transformers-serve", model="local/gemma-3-270m")
     assert result.outcome is Outcome.DEVIATION and result.allowance.id == allowance, result.message
+
+
+def test_the_sagemaker_model_servers_errors_are_a_deviation_under_its_profile_only():
+    exchange = _exchange(ROOT / "fixtures" / "hf" / "recorded" / "sagemaker-error.json",
+                         "text-classification.input-not-inputs")
+    case = by_id("text-classification.input-not-inputs", "hf")
+    ctx = Context("https://inference.example/invocations", "tiny-bert-classifier")
+    check = registry()["response-schema"]
+    assert evaluate(check, case, exchange, ctx, load("openai")).outcome is Outcome.FAILED
+    result = evaluate(check, case, exchange, ctx, load("sagemaker"))
+    assert result.outcome is Outcome.DEVIATION and result.allowance.id == "mms-error"
+    # an error body of neither shape still fails
+    exchange.response.body = b'{"message": "no"}'
+    assert evaluate(check, case, exchange, ctx, load("sagemaker")).outcome is Outcome.FAILED

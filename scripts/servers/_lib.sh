@@ -24,9 +24,22 @@ fresh_venv() {
     "$1/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 }
 
-# A TCP port nobody listens on now.
+# A TCP port nobody listens on now; with $1 and $2, one in that range.
 free_port() {
-    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    "$PYTHON" - "$@" <<'PY'
+import random, socket, sys
+low, high = (int(sys.argv[1]), int(sys.argv[2])) if len(sys.argv) == 3 else (0, 0)
+for port in ([0] if not high else random.sample(range(low, high), 200)):
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))
+            print(s.getsockname()[1])
+            break
+    except OSError:
+        continue
+else:
+    sys.exit("no free port")
+PY
 }
 
 # Start "$@" in the background, its output in $LOG; the server is stopped when the job exits.
