@@ -186,3 +186,29 @@ def test_copies_sent_at_once_respect_concurrency_and_the_request_budget():
         runner.execute([case])
         assert [len(r) for r in runner.exchanges[case.id].under_load] == [2, 2]  # two rounds, both cut
         assert runner.evaluate(Item(case, registry()["streams-under-load"])).outcome is Outcome.FAILED
+
+
+def test_copies_that_time_out_are_slowness_not_interrupted_streams():
+    """Only a copy that lost its connection counts as cut; copies that ran out of time say nothing about
+    interruption (and are not sent a second time, which would cost the deadline again)."""
+    from infercheck import Exchange, Request, Response
+    from infercheck._checks import Context, evaluate
+
+    case = by_id("chat.concurrent-streams")
+    request = Request("POST", "http://h/v1/chat/completions", body=b"{}")
+    alone = Exchange(case.id, request, Response(200, {"content-type": "text/event-stream"}, b"data: [DONE]\n\n", 0.1),
+                     stream=True)
+
+    def copy(error: str | None) -> Exchange:
+        return Exchange(case.id, request, None if error else alone.response, error=error, stream=True)
+
+    slow = "timed out after 60s"
+    cut = "RemoteProtocolError: peer closed connection (after status 200 and 40 bytes of the body)"
+    check, ctx = registry()["streams-under-load"], Context("http://h/v1", "m")
+    for rounds, outcome in ((((copy(None), copy(slow), copy(slow)),), Outcome.SKIPPED),
+                            (((copy(cut), copy(None), copy(None)), (copy(None),) * 3), Outcome.PASSED),
+                            (((copy(cut), copy(cut), copy(None)), (copy(None), copy(cut), copy(None))), Outcome.FAILED)):
+        alone.under_load = rounds
+        result = evaluate(check, case, alone, ctx)
+        assert result.outcome is outcome, (rounds, result.message)
+    assert "2 of 3 lost" in result.message and "round 2: 1 of 3 lost" in result.message

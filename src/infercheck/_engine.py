@@ -16,7 +16,7 @@ from ._checks import Check, Context, Result
 from ._exchange import Exchange, Request
 from ._profiles import Profile
 from ._target import Target, request_for, selects
-from ._transport import client_timeout, confirm, send_async
+from ._transport import client_timeout, confirm, lost, send_async
 
 DEFAULT_CONCURRENCY = 8
 
@@ -178,7 +178,8 @@ class Runner:
 
     async def _under_load(self, case: Case, request: Request, copies: int) -> tuple[tuple[Exchange, ...], ...]:
         """``copies`` of ``request`` sent at once, each on a connection of its own; a second round when a copy
-        was cut or lost. Only rounds the request budget pays for in full are sent."""
+        was cut or lost (not when it timed out: that costs the deadline again). Only rounds the request budget
+        pays for in full are sent."""
 
         async def copy() -> Exchange:
             limits = httpx.Limits(max_connections=1, max_keepalive_connections=0)
@@ -186,7 +187,7 @@ class Runner:
                 return await send_async(client, case.id, request, deadline=self.target.timeout, stream=case.stream)
 
         rounds: list[tuple[Exchange, ...]] = []
-        while len(rounds) < 2 and (not rounds or any(e.response is None for e in rounds[-1])):
+        while len(rounds) < 2 and (not rounds or any(lost(e) for e in rounds[-1])):
             if self.max_requests is not None and self._sent + copies > self.max_requests:
                 break
             self._sent += copies

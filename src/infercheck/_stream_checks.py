@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from . import _answers
+from . import _answers, _transport
 from ._cases import Case
 from ._checks import Context, Problem, check, fail, skip
 from ._exchange import Exchange
@@ -136,8 +136,12 @@ def streams_under_load(case: Case, ex: Exchange, ctx: Context) -> None:
     if not 200 <= ex.response.status < 300:
         skip(f"answered {ex.response.status} even alone; see status-code")
     rounds = ex.under_load
-    lost = [[e for e in round_ if e.response is None] for round_ in rounds]
-    if not all(lost):  # a round in which every copy was answered: any loss in the other one was transient
+    lost = [[e for e in round_ if _transport.lost(e)] for round_ in rounds]
+    if not all(lost):  # a round in which no copy lost its connection: any loss in the other one was transient
+        slow = [e for round_ in rounds for e in round_ if _transport.timed_out(e)]
+        if slow:
+            skip(f"{len(slow)} copies sent at once timed out ({slow[0].error}); whether the server cuts streams "
+                 "under load is unknown")
         return
     copies = len(rounds[0])
     seen = "; ".join(f"round {n}: {len(lost_)} of {copies} lost ({lost_[0].error})" for n, lost_ in

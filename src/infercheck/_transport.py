@@ -15,18 +15,22 @@ def client_timeout(seconds: float) -> httpx.Timeout:
     return httpx.Timeout(seconds, connect=min(seconds, 10.0))
 
 
-def _retryable(exchange: Exchange) -> bool:
+def lost(exchange: Exchange) -> bool:
     """A transport failure (no response, and not a timeout: a retry would cost the whole deadline again) that
     must be confirmed before it is blamed on the request: a dropped keep-alive connection, a stream cut by
     another request's arrival, a reset after an earlier error."""
-    return exchange.sent and exchange.response is None and not (exchange.error or "").startswith("timed out")
+    return exchange.sent and exchange.response is None and not timed_out(exchange)
+
+
+def timed_out(exchange: Exchange) -> bool:
+    return exchange.response is None and (exchange.error or "").startswith("timed out")
 
 
 async def confirm(first: Exchange, *, deadline: float, patience: float = 0.0) -> Exchange:
     """``first``, or, when it is a transport failure to confirm, the answer to its request sent again on a fresh
     connection of its own. That answer is the one judged; it records the first attempt's error. Never a third
     attempt: a failure twice over is the server's."""
-    if not _retryable(first):
+    if not lost(first):
         return first
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=0)
     async with httpx.AsyncClient(timeout=client_timeout(deadline), limits=limits) as client:
