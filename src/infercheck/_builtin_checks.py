@@ -124,8 +124,9 @@ def stream_chunk_schema(case: Case, ex: Exchange, ctx: Context) -> None:
         except ValueError:
             found, violations = ["data is not JSON"], [Problem("not-json", "$", _excerpt(event.data.encode()))]
         else:
-            violations = [_schemas.problem(v) for v in _schemas.violations(case.chunk_schema, chunk)]
-            found = _schemas.errors(case.chunk_schema, chunk)[:1]
+            errors = _schemas.violations(case.chunk_schema, chunk)  # most relevant first
+            found = [_schemas.describe(errors[0])] if errors else []
+            violations = [_schemas.problem(v) for v in errors]
         if found:
             problems.setdefault(found[0], []).append(number)
             found_all += violations

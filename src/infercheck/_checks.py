@@ -196,15 +196,16 @@ class Result:
             return "\n".join(line for line in lines if line)
         lines = [f"[{self.severity}] {self.check}: {self.title}", f"case: {self.case}", self.message]
         if self.expected is not None:
-            lines.append(f"expected: {_short(self.expected)}")
+            lines.append(f"expected: {short(self.expected)}")
         if self.received is not None:
-            lines.append(f"received: {_short(self.received)}")
+            lines.append(f"received: {short(self.received)}")
         if self.curl:
             lines += ["reproduce with:", f"  {self.curl}"]
         return "\n".join(line for line in lines if line)
 
 
-def _short(value: Any, limit: int = 500) -> str:
+def short(value: Any, limit: int = 500) -> str:
+    """``value`` as text (JSON unless a string), cut after ``limit`` characters with the length said."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
 

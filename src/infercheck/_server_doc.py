@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
+from ._checks import short
 from ._report import verdict
 
 OUTCOMES = ("failed", "error", "deviation", "passed", "skipped")
@@ -63,7 +64,7 @@ def _evidence(result: dict[str, Any]) -> list[str]:
              "```text", result["message"].rstrip()]
     for name in ("expected", "received"):
         if name in result:
-            lines.append(f"{name}: {_short(result[name])}")
+            lines.append(f"{name}: {short(result[name], 600)}")
     lines.append("```")
     allowed = result.get("allowed_by")
     if allowed:
@@ -79,10 +80,3 @@ def _first_line(text: str) -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
-
-
-def _short(value: Any, limit: int = 600) -> str:
-    import json
-
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
