@@ -46,6 +46,8 @@ def test_embedded_default_is_conformant(tmp_path):
     assert doc["target"]["embedded"] is True
     assert doc["summary"]["failed"] == 0 and doc["summary"]["passed"] > 0
     assert doc["summary"]["deviations"] == 0
+    assert doc["metrics"]["ttft_ms"]["n"] > 0 and doc["metrics"]["e2e_ms"]["n"] > 0
+    assert "time to first token (ms)" in proc.stdout
     # with no key given, only the authentication cases and key-not-echoed are skipped, and they say why
     skipped = [r for r in doc["results"] if r["outcome"] == "skipped"]
     assert skipped and all(r["case"].startswith("auth.") or r["check"] == "key-not-echoed" for r in skipped)
@@ -125,7 +127,7 @@ def test_live_server_with_key_key_never_printed(tmp_path):
     failed = {r["check"] for r in json.loads(out.read_text())["results"] if r["outcome"] == "failed"}
     assert failed == {"content-type"}
     everything = proc.stdout + proc.stderr + out.read_text()
-    assert "sk-live-zzz" not in everything and "Bearer [REDACTED]" in everything
+    assert "sk-live-zzz" not in everything and "Bearer $INFERCHECK_API_KEY" in everything
     assert wrong.returncode == 2 and "refused" in wrong.stderr
 
 

@@ -32,7 +32,7 @@ def test_the_flexai_documented_response_is_rejected_for_lacking_text():
                       Context("https://inference.example/v1", "TinyLlama/TinyLlama-1.1B-Chat-v1.0"))
     assert result.outcome is Outcome.FAILED
     assert "$.choices[0]: 'text' is a required property" in result.message
-    assert "4279eecf" not in result.curl and "[REDACTED]" in result.curl
+    assert "4279eecf" not in result.curl and "Bearer $INFERCHECK_API_KEY" in result.curl
 
 
 def test_the_flexai_response_passes_status_and_content_type():

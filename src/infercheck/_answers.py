@@ -68,12 +68,40 @@ def _piece(choice: dict[str, Any]) -> str | None:
     return None
 
 
+def event_text(doc: Any) -> str:
+    """The generated text one stream event carries ("" when none): every choice's ``text`` or
+    ``delta.content`` (OpenAI-style), or a TGI token event's non-special ``token.text``."""
+    if not isinstance(doc, dict):
+        return ""
+    token = doc.get("token")
+    if isinstance(token, dict):
+        return token["text"] if isinstance(token.get("text"), str) and not token.get("special") else ""
+    choices = doc.get("choices")
+    pieces = [_piece(c) for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []
+    return "".join(p for p in pieces if p)
+
+
 def documents(exchange: Exchange) -> list[dict[str, Any]]:
     """The JSON objects of an answer: the stream's chunks, or the body (empty when it is not an object)."""
     if exchange.stream:
         return chunks(exchange)
     doc = document(exchange)
     return [doc] if isinstance(doc, dict) else []
+
+
+def completion_tokens(exchange: Exchange) -> int:
+    """Tokens a successful answer says it generated (usage.completion_tokens; TGI's details.generated_tokens), 0
+    when it does not say."""
+    response = exchange.response
+    if response is None or not (200 <= response.status < 300):
+        return 0
+    for doc in reversed(documents(exchange)):
+        usage, details = doc.get("usage"), doc.get("details")
+        if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
+            return usage["completion_tokens"]
+        if isinstance(details, dict) and isinstance(details.get("generated_tokens"), int):
+            return details["generated_tokens"]
+    return 0
 
 
 def read(exchange: Exchange) -> Answer:

@@ -29,6 +29,7 @@ class Outcome(str, enum.Enum):
     DEVIATION = "deviation"
     SKIPPED = "skipped"
     ERROR = "error"  # infercheck's own code raised: nothing was decided about the endpoint
+    KNOWN = "known"  # failed, but recorded in the baseline the run was given: reported, not failing the run
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ class Result:
     curl: str = ""
     allowance: Allowance | None = None  # for a deviation: the profile entry that allowed it
     traceback: str = ""  # for an internal error: where infercheck's code broke
+    known: str | None = None  # for a known failure: the reason the baseline gives
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -184,6 +186,8 @@ class Result:
             out["allowed_by"] = self.allowance.to_json()
         if self.traceback:
             out["traceback"] = self.traceback
+        if self.known is not None:
+            out["baseline_reason"] = self.known
         return out
 
     def render(self, *, traceback: bool = False) -> str:

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from . import _aio, _answers, _cases, _checks, _profiles
+from . import _aio, _answers, _cases, _checks, _metrics, _profiles
+from ._baseline import Baseline
 from ._cases import Case
 from ._checks import Check, Context, Result
 from ._exchange import Exchange, Request
@@ -70,6 +71,7 @@ class Runner:
     generated: list[Exchange] = field(default_factory=list)  # the property suites' requests
     results: list[Result] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
+    baseline: Baseline | None = None  # failures it records are reported as known, not failed
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -203,35 +205,29 @@ class Runner:
         if item.case.id not in self.exchanges:
             self.execute([item.case])
         result = _checks.evaluate(item.check, item.case, self.exchanges[item.case.id], self.context, self.profile)
+        if self.baseline is not None:
+            result = self.baseline.apply(result)
         self.results.append(result)
         return result
 
-    def stats(self) -> dict[str, float | int]:
+    def sent(self) -> list[Exchange]:
+        """Every request the run sent, once each: discovery, cases, their copies, generated requests."""
         exchanges = [*self.target.discovery, *self.exchanges.values(), *self.generated]
         copies = [c for e in exchanges for round_ in e.under_load for c in round_]
-        sent = {id(e): e for e in [*exchanges, *copies] if e.sent}
+        return list({id(e): e for e in [*exchanges, *copies] if e.sent}.values())
+
+    def metrics(self) -> dict[str, dict[str, float | int | None]]:
+        return _metrics.figures(self.sent())
+
+    def stats(self) -> dict[str, float | int]:
+        sent = {id(e): e for e in self.sent()}
         return {
             "requests": len(sent),
-            "completion_tokens": sum(completion_tokens(e) for e in sent.values()),
+            "completion_tokens": sum(_answers.completion_tokens(e) for e in sent.values()),
             "duration_s": round(time.perf_counter() - self.started, 3),
             "loading_waited_s": round(max((e.waited for e in sent.values()), default=0.0), 3),
             "retried": sum(1 for e in sent.values() if e.transient is not None),
         }
-
-
-def completion_tokens(exchange: Exchange) -> int:
-    """Tokens a response says it generated (usage.completion_tokens; TGI's details.generated_tokens), 0 when it
-    does not say."""
-    response = exchange.response
-    if response is None or not (200 <= response.status < 300):
-        return 0
-    for doc in reversed(_answers.documents(exchange)):
-        usage, details = doc.get("usage"), doc.get("details")
-        if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
-            return usage["completion_tokens"]
-        if isinstance(details, dict) and isinstance(details.get("generated_tokens"), int):
-            return details["generated_tokens"]
-    return 0
 
 
 def _closure(cases: Iterable[Case]) -> list[Case]:

@@ -10,7 +10,17 @@ from typing import Any
 from . import _sse
 
 REDACTED = "[REDACTED]"
-_SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie"}
+MIN_SECRET_LENGTH = 8  # a shorter key is not looked for in what a server says: too short to tell an echo from chance
+KEY_VARIABLE = "INFERCHECK_API_KEY"  # where a curl reproduction reads the API key from
+SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie"}
+
+
+_KEY_MARK = "\0key\0"  # where the key stood in a header, until it is written as $INFERCHECK_API_KEY
+
+
+def _in_double_quotes(text: str) -> str:
+    """``text`` escaped for a double-quoted shell word: only \\, ", $ and ` are special there."""
+    return "".join("\\" + c if c in '\\"$`' else c for c in text)
 
 
 @dataclass
@@ -20,6 +30,9 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
     file: str | None = None  # where ``body`` comes from when it is a file (an image, audio): curl sends the file
+    # the API key a header carries; "" when no header carries one (the wrong key of an auth case is public: its
+    # curl shows it); None when unknown: then the value of an Authorization or API-key header is taken for it
+    secret: str | None = field(default=None, repr=False, compare=False)
 
     def json(self) -> Any:
         try:
@@ -27,19 +40,47 @@ class Request:
         except ValueError:  # a binary or malformed body: there is no JSON request to read
             return None
 
+    def shown_headers(self) -> list[tuple[str, bool]]:
+        """Each header as "Name: value" to show, and whether it reads the key from the environment (where the
+        key was, the text holds a mark that ``curl`` and ``text`` turn into ``$INFERCHECK_API_KEY``)."""
+        shown = []
+        for name, value in self.headers.items():
+            header, lower = f"{name}: {value}", name.lower()
+            secret = self.secret
+            if secret is None and lower in ("authorization", "x-api-key", "api-key"):
+                secret = value.split(" ", 1)[1] if " " in value else value  # unknown: take the value for the key
+            if secret and secret in value:
+                shown.append((header.replace(secret, _KEY_MARK), True))
+            elif lower in SECRET_HEADERS and lower != "authorization":
+                shown.append((f"{name}: {REDACTED}", False))
+            else:
+                shown.append((header, False))
+        return shown
+
+    def text(self) -> str:
+        """The request as it went out (method and URL, headers, body), the key reading ``$INFERCHECK_API_KEY``."""
+        lines = [f"{self.method} {self.url}",
+                 *(h.replace(_KEY_MARK, "$" + KEY_VARIABLE) for h, _ in self.shown_headers())]
+        if self.file is not None:
+            lines += ["", f"(the file {self.file})"]
+        elif self.body is not None:
+            lines += ["", self.body.decode("utf-8", errors="replace")]
+        return "\n".join(lines)
+
     def curl(self, *, stream: bool = False) -> str:
-        """A runnable curl command; secrets in headers are redacted."""
+        """A runnable curl command. The API key is never written: the header that carries it reads it from the
+        environment (``$INFERCHECK_API_KEY``), so the command still reproduces the request; other secret headers
+        (a cookie, say) show as [REDACTED]. Nothing else is touched, however short or common the key: a body
+        saying ``"tool_choice": "none"`` is shown as sent even when the key is ``none``."""
         parts = ["curl"]
         if stream:
             parts.append("-N")
         if self.method != ("POST" if self.body is not None else "GET"):
             parts += ["-X", self.method]
         parts.append(shlex.quote(self.url))
-        for name, value in self.headers.items():
-            if name.lower() in _SECRET_HEADERS:
-                scheme = value.split(" ", 1)[0] + " " if " " in value else ""
-                value = scheme + REDACTED
-            parts += ["-H", shlex.quote(f"{name}: {value}")]
+        for header, from_environment in self.shown_headers():
+            parts += ["-H", '"' + _in_double_quotes(header).replace(_KEY_MARK, "$" + KEY_VARIABLE) + '"'
+                      if from_environment else shlex.quote(header)]
         if self.file is not None:
             if not any(name.lower() == "content-type" for name in self.headers):
                 parts += ["-H", shlex.quote("Content-Type:")]  # curl would otherwise send a form type
@@ -56,6 +97,8 @@ class Response:
     body: bytes
     elapsed: float  # seconds from send to the last byte
     first_byte: float | None = None  # seconds from send to the first body byte
+    # (bytes of the body received so far, seconds from send) at each arrival of body bytes
+    arrivals: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def content_type(self) -> str:

@@ -369,6 +369,10 @@ class Exploration:
         return [r for r in self.results if r.outcome is Outcome.FAILED]
 
     @property
+    def known(self) -> list[Result]:
+        return [r for r in self.results if r.outcome is Outcome.KNOWN]
+
+    @property
     def errors(self) -> list[Result]:
         """Internal errors: a check that raised on a generated request (once per check, not shrunk)."""
         return [r for r in self.results if r.outcome is Outcome.ERROR]
@@ -534,6 +538,8 @@ def run(runner: Runner, prop: Property, *, base: Settings, max_examples: int = D
     reported = {(r.case, r.check, r.curl) for r in runner.results if r.outcome is Outcome.FAILED}
     found.results = [r for r in (redact_result(r, secrets) for r in found.results)
                      if r.outcome is not Outcome.FAILED or (r.case, r.check, r.curl) not in reported]
+    if runner.baseline is not None:
+        found.results = [runner.baseline.apply(r) for r in found.results]
     runner.results.extend(found.results)
     return found
 

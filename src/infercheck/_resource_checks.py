@@ -17,9 +17,8 @@ from typing import Any
 from . import _answers
 from ._cases import Case
 from ._checks import Context, check, fail, skip
-from ._exchange import Exchange
+from ._exchange import MIN_SECRET_LENGTH, Exchange
 
-MIN_SECRET_LENGTH = 8
 
 
 def _json(ex: Exchange) -> Any:

@@ -27,11 +27,16 @@ class Stream:
     comments: list[str] = field(default_factory=list)
     unterminated: str = ""  # raw text after the last dispatched event (no blank line closed it)
     line_endings: set[str] = field(default_factory=set)
+    ends: list[int] = field(default_factory=list)  # per event: the offset in the body's bytes just past it
 
 
 def decode(body: bytes | str) -> Stream:
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    raw = body if isinstance(body, bytes) else body.encode("utf-8")
+    text = raw.decode("utf-8", errors="replace")
+    skipped = 3 if text.startswith("\ufeff") else 0  # the BOM's bytes
     text = text.removeprefix("\ufeff")
+    done = 0  # bytes of ``raw`` before ``counted``
+    counted = 0  # where in ``text`` ``done`` was measured
     out = Stream()
     data: list[str] = []
     event_type = ""
@@ -46,6 +51,9 @@ def decode(body: bytes | str) -> Stream:
         if line == "":
             if data:
                 out.events.append(Event("\n".join(data), event_type or "message", last_id, retry))
+                done += len(text[counted:position].encode("utf-8", errors="replace"))
+                counted = position
+                out.ends.append(skipped + done)
             data, event_type = [], ""
             dispatched_at = position
         elif line.startswith(":"):

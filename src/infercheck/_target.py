@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -169,7 +168,8 @@ def request_for(target: Target, case: Case, body: bytes | None = None) -> Reques
     if case.api == "hf" and target.task == ALL_TASKS:
         path = "/" + case.route + path
     file = str(_cases.fixture(case.body_file)) if case.body_file is not None else None
-    return Request(case.method, target.url(path), headers, body, file)
+    secret = "" if case.auth else target.api_key or ""
+    return Request(case.method, target.url(path), headers, body, file, secret=secret)
 
 
 async def _discover(target: Target) -> Exchange:
@@ -178,7 +178,7 @@ async def _discover(target: Target) -> Exchange:
         request, name = request_for(target, case), case.id
     else:
         path, name = ("/info", "tgi.info") if target.api == "tgi" else ("/models", "models.list")
-        request = Request("GET", target.url(path), target.headers())
+        request = Request("GET", target.url(path), target.headers(), secret=target.api_key or "")
     async with httpx.AsyncClient(timeout=client_timeout(target.timeout)) as client:
         exchange = await send_async(client, name, request, deadline=target.timeout, patience=target.load_wait)
     return await confirm(exchange, deadline=target.timeout, patience=target.load_wait)
@@ -186,20 +186,16 @@ async def _discover(target: Target) -> Exchange:
 
 @contextmanager
 def embedded(*, api_key: str | None = None, model: str | None = None, faults: tuple[str, ...] = (),
-             api: str = "openai", task: str | None = None) -> Iterator[str]:
+             api: str = "openai", task: str | None = None, ttft_ms: float = 0.0, itl_ms: float = 0.0) -> Iterator[str]:
     """Run the reference endpoint on a free loopback port in a background thread; yield the base URL of ``api``
     (and ``task``): /v1, the root (TGI), /models/{task}, or /models for every task."""
     import uvicorn
 
     from .serve import DEFAULT_MODEL, create_app
+    from .serve._socket import listening
 
-    app = create_app(api_key=api_key, model=model or DEFAULT_MODEL, faults=faults)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # asyncio sets TCP_NODELAY only on sockets made with proto IPPROTO_TCP; accepted connections inherit it
-    # from here. Without it every sequential request stalls 40 ms on Nagle and delayed ACKs.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
+    app = create_app(api_key=api_key, model=model or DEFAULT_MODEL, faults=faults, ttft_ms=ttft_ms, itl_ms=itl_ms)
+    sock = listening()
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)

@@ -84,17 +84,30 @@ async def _send_once(
 ) -> Exchange:
     exchange = Exchange(case_id, request, stream=stream)
     start = time.perf_counter()
+    wire: list[float] = []  # when the request began to go out (httpcore's first trace: connecting, or sending)
+
+    async def trace(name: str, info: dict) -> None:
+        if not wire:
+            wire.append(time.perf_counter())
+
     status, body = None, bytearray()
+    arrivals: list[tuple[int, float]] = []  # (bytes received so far, clock), read as the bytes arrive
     try:
         async with asyncio.timeout(deadline):
-            async with client.stream(request.method, request.url, headers=request.headers, content=request.body) as r:
+            async with client.stream(request.method, request.url, headers=request.headers, content=request.body,
+                                     extensions={"trace": trace}) as r:
                 status = r.status_code
-                first = None
                 async for chunk in r.aiter_bytes():
-                    first = first if first is not None else time.perf_counter() - start
+                    arrivals.append((len(body) + len(chunk), time.perf_counter()))
                     body += chunk
+                end = time.perf_counter()
+                # Times count from the moment the request began to go out on the wire, not from when the client
+                # library began to build it (about half a millisecond earlier): that is when the endpoint's
+                # clock can start too.
+                origin = wire[0] if wire else start
                 exchange.response = Response(
-                    r.status_code, dict(r.headers), bytes(body), time.perf_counter() - start, first
+                    r.status_code, dict(r.headers), bytes(body), end - origin,
+                    arrivals[0][1] - origin if arrivals else None, [(n, t - origin) for n, t in arrivals],
                 )
     except Exception as exc:
         exchange.error = _describe(exc, deadline)

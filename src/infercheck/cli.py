@@ -15,10 +15,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import _engine, _profiles, _properties
+from . import _baseline, _engine, _profiles, _properties
 from ._checks import INTERNAL, INTERNAL_TITLE, Outcome, Result, registry
 from ._crash import crash
-from ._report import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, RESULTS_SCHEMA, summary, verdict
+from ._report import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, FAIL_ON, RESULTS_SCHEMA, summary, verdict
 from ._resources import data_dir
 from ._target import ALL_TASKS, APIS, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, TargetError, choose_api, embedded, resolve
 from ._tasks import TASKS
@@ -110,13 +110,22 @@ def main() -> None:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the results document here.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
 @click.option("--allure", "allure_dir", type=click.Path(file_okay=False), help="Write Allure results here.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="failed", show_default=True, envvar="INFERCHECK_FAIL_ON",
+              show_envvar=True, help="Which outcomes give exit 1: failures, failures and deviations, or none. "
+                                     "Internal errors always give exit 2.")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False), envvar="INFERCHECK_BASELINE",
+              show_envvar=True, help="Report the failures this baseline records as known (not failing the run), "
+                                     "and those of them that now pass.")
+@click.option("--write-baseline", "write_baseline", type=click.Path(dir_okay=False),
+              help="Write this run's failures (by case and check, each with a reason to fill in) to a baseline.")
 @click.option("--fault", "faults", multiple=True, callback=_fault_names,
               help="Plant a fault in the embedded endpoint (repeatable; for demonstrations and self-tests).")
 @click.option("-k", "keyword", help="Only run checks whose id matches this pytest -k expression.")
 @click.option("-v", "--verbose", is_flag=True, help="List every check as it runs; print internal errors' tracebacks.")
 @_guarded
-def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, profile, max_requests, max_examples, seed, hypothesis_profile,
-        json_path, junit_path, allure_dir, faults, keyword, verbose):
+def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, profile, max_requests, max_examples, seed,
+        hypothesis_profile, json_path, junit_path, allure_dir, fail_on, baseline_path, write_baseline, faults, keyword,
+        verbose):
     """Run the conformance suites against a target (default: the embedded reference endpoint)."""
     import pytest
 
@@ -133,7 +142,13 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
         chosen = _profiles.load(profile)
     except _profiles.ProfileError as exc:
         _die(str(exc))
+    if baseline_path:
+        try:
+            baseline = _baseline.load(baseline_path)
+        except _baseline.BaselineError as exc:
+            _die(str(exc))
     _writable("--json", json_path)
+    _writable("--write-baseline", write_baseline)
     _writable("--junit", junit_path)
     _writable("--allure", allure_dir, directory=True)
     started = time.perf_counter()
@@ -171,6 +186,10 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
             args += ["--infercheck-hypothesis-profile", hypothesis_profile]
         if json_path:
             args += ["--infercheck-json", json_path]
+        if baseline_path:
+            args += ["--infercheck-baseline", baseline_path]
+        if write_baseline:
+            args += ["--infercheck-write-baseline", write_baseline]
         if junit_path:
             args += ["--junitxml", junit_path]
         plugins: list[object] = [preset := Preset(target)]
@@ -198,8 +217,10 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
     elif code == pytest.ExitCode.TESTS_FAILED and not (counts["failed"] or counts["errors"]):
         results.append(_stopped("pytest reported failed tests for which infercheck recorded no result"))
     stats = state.runner.stats() if state.runner else {"requests": 0, "completion_tokens": 0, "loading_waited_s": 0, "retried": 0}
+    metrics = state.runner.metrics() if state.runner else None
     status = _summarise(console, results, stats, state.runner.profile.name if state.runner else chosen.name,
-                        elapsed, verbose=verbose, seed=state.seed)
+                        elapsed, verbose=verbose, seed=state.seed, metrics=metrics, fail_on=fail_on,
+                        baseline=baseline if baseline_path else None)
     sys.exit(status)
 
 
@@ -209,7 +230,8 @@ def _stopped(why: str) -> Result:
 
 
 def _summarise(console: Console, results: list[Result], stats: dict, profile: str, elapsed: float, *,
-               verbose: bool, seed: int | None) -> int:
+               verbose: bool, seed: int | None, metrics: dict | None = None, fail_on: str = "failed",
+               baseline: _baseline.Baseline | None = None) -> int:
     """Print internal errors, deviations, failures, the table and the verdict; return the exit status."""
     failures = [r for r in results if r.outcome is Outcome.FAILED]
     deviations = [r for r in results if r.outcome is Outcome.DEVIATION]
@@ -230,14 +252,28 @@ def _summarise(console: Console, results: list[Result], stats: dict, profile: st
     for r in failures:
         console.print(f"\n[red bold]FAILED[/] {escape(f'[{r.severity}]')} [bold]{r.check}[/]: {r.title}")
         console.print(r.render().split("\n", 1)[1], markup=False, soft_wrap=True)
+    if baseline is not None:
+        known = [r for r in results if r.outcome is Outcome.KNOWN]
+        if known:
+            console.print(f"\n[cyan bold]KNOWN[/] {len(known)} failure(s) recorded in baseline {escape(baseline.path)}: "
+                          + ", ".join(f"{r.case}/{r.check}" for r in known[:8])
+                          + (f" and {len(known) - 8} more" if len(known) > 8 else ""), soft_wrap=True)
+        fixed = baseline.fixed(results)
+        if fixed:
+            console.print(f"\n[green bold]FIXED[/] {len(fixed)} failure(s) of baseline {escape(baseline.path)} now pass "
+                          "(remove them from it): " + ", ".join(f"{c}/{k}" for c, k in fixed), soft_wrap=True)
     counts = summary(results)
+    columns = ["passed", "failed", "errors", "deviations", "skipped"] + (["known"] if counts["known"] else [])
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, collapse_padding=True)
-    for column in ("passed", "failed", "errors", "deviations", "skipped", "requests", "completion tokens", "seconds"):
+    for column in (*columns, "requests", "completion tokens", "seconds"):
         table.add_column(column, justify="right")
-    table.add_row(str(counts["passed"]), str(counts["failed"]), str(counts["errors"]), str(counts["deviations"]),
-                  str(counts["skipped"]), str(stats["requests"]), str(stats["completion_tokens"]), f"{elapsed:.2f}")
+    table.add_row(*(str(counts[c]) for c in columns), str(stats["requests"]), str(stats["completion_tokens"]),
+                  f"{elapsed:.2f}")
     console.print()
     console.print(table)
+    if metrics and any(figure["n"] for figure in metrics.values()):
+        console.print()
+        console.print(_latency_table(metrics))
     if stats["loading_waited_s"]:
         console.print(f"model loading: requests waited up to {stats['loading_waited_s']:g} s "
                       "(503 'currently loading' with estimated_time, waited out)")
@@ -246,13 +282,31 @@ def _summarise(console: Console, results: list[Result], stats: dict, profile: st
                       "sent again, alone, on a fresh connection; the second answers were judged")
     if seed is not None:
         console.print(f"property seed: {seed} (repeat this run with --seed {seed})")
-    text, status = verdict(counts)
+    text, status = verdict(counts, fail_on)
     label, colon, rest = text.partition(":")
-    if status == EXIT_OK and deviations:
+    if status == EXIT_OK and deviations and label == "CONFORMANT":
         rest = f" with {len(deviations)} documented deviation(s) allowed by profile {profile}"
     colour = {EXIT_OK: "green", EXIT_FAILED: "red"}.get(status, "magenta")
+    if label == "NOT CONFORMANT" and status == EXIT_OK:
+        colour, rest = "yellow", rest + " (exit 0: --fail-on never)"
     console.print(f"verdict: [{colour} bold]{escape(label)}[/]{escape(colon + rest)}")
     return status
+
+
+_FIGURE_NAMES = {"ttft_ms": "time to first token (ms)", "itl_ms": "inter-token latency (ms)",
+                 "e2e_ms": "end-to-end latency (ms)", "output_tokens_per_s": "output tokens/s per request"}
+
+
+def _latency_table(metrics: dict) -> Table:
+    """The latency figures: p50, p95, max and samples of each (src/infercheck/_metrics.py defines them)."""
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, collapse_padding=True)
+    table.add_column("latency")
+    for column in ("p50", "p95", "max", "samples"):
+        table.add_column(column, justify="right")
+    for name, figure in metrics.items():
+        cells = ["-" if figure[k] is None else f"{figure[k]:.1f}" for k in ("p50", "p95", "max")]
+        table.add_row(_FIGURE_NAMES.get(name, name), *cells, str(figure["n"]))
+    return table
 
 
 _INTERNAL = re.compile(r"internal error (?:in )?(?P<what>.*?): (?P<cause>.*)", re.S)
@@ -288,8 +342,12 @@ def _die(message: str) -> None:
 @click.option("--task", type=click.Choice(TASKS), metavar="TASK",
               help="Also serve this Hugging Face task at POST / (every task is served at /models/<task>).")
 @click.option("--fault", "faults", multiple=True, callback=_fault_names, help="Plant a fault (repeatable).")
+@click.option("--ttft-ms", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Inject latency: the first token of an answer leaves this long after the request arrived.")
+@click.option("--itl-ms", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Inject latency: each next token leaves this long after the one before.")
 @click.option("--list-faults", is_flag=True, help="List the fault modes and exit.")
-def serve(host, port, api_key, model, task, faults, list_faults):
+def serve(host, port, api_key, model, task, faults, ttft_ms, itl_ms, list_faults):
     """Serve the conformant reference endpoint: OpenAI-style under /v1, TGI's native routes, and every Hugging
     Face task under /models/<task>."""
     from .serve import DEFAULT_MODEL, FAULTS, QUIRKS, create_app
@@ -301,12 +359,17 @@ def serve(host, port, api_key, model, task, faults, list_faults):
     import uvicorn
 
     click.echo(f"infercheck reference endpoint: http://{host}:{port}/v1 model {model or DEFAULT_MODEL}"
-               + (f" faults {', '.join(faults)}" if faults else ""))
+               + (f" faults {', '.join(faults)}" if faults else "")
+               + (f" latency ttft {ttft_ms:g} ms itl {itl_ms:g} ms" if ttft_ms or itl_ms else ""))
     click.echo(f"  TGI: http://{host}:{port}/generate, /generate_stream, /info; tasks: http://{host}:{port}/models/<task>"
                + (f"; task {task}: POST http://{host}:{port}/" if task else ""))
+    from .serve._socket import listening
+
     try:
-        uvicorn.run(create_app(api_key=api_key, model=model or DEFAULT_MODEL, faults=faults, task=task),
-                    host=host, port=port, log_level="warning")
+        sock = listening(host, port)
+        app = create_app(api_key=api_key, model=model or DEFAULT_MODEL, faults=faults, task=task, ttft_ms=ttft_ms,
+                         itl_ms=itl_ms)
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
     except (OSError, SystemExit) as exc:
         _die(f"cannot serve on {host}:{port}: {exc}")
 

@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from . import _engine, _profiles, _properties, _report
+from . import _baseline, _engine, _profiles, _properties, _report
 from ._checks import Outcome, Result, internal_error
 from ._resources import data_dir
 from ._engine import Item, Runner
+from ._exchange import Exchange
 from ._target import (ALL_TASKS, APIS, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, Target, TargetError, choose_api, embedded,
                       resolve, selects)
 
@@ -46,6 +47,10 @@ _SETTINGS: dict[str, tuple[tuple[str, ...], str]] = {
                      f"generated requests per property (default {_properties.DEFAULT_MAX_EXAMPLES}, or the "
                      "hypothesis profile's)"),
     "seed": (("INFERCHECK_SEED",), "seed of the property suites, for a reproducible run (default: random, reported)"),
+    "fail_on": (("INFERCHECK_FAIL_ON",), f"what fails the run: {', '.join(_report.FAIL_ON)} (default failed); "
+                "internal errors always do"),
+    "baseline": (("INFERCHECK_BASELINE",), "report the failures this baseline file records as known, not failed"),
+    "write_baseline": (("INFERCHECK_WRITE_BASELINE",), "write the run's failures to this baseline file"),
     "hypothesis_profile": (("INFERCHECK_HYPOTHESIS_PROFILE",),
                            "hypothesis settings profile for the property suites: ci, thorough (suites/conftest.py)"),
 }
@@ -159,7 +164,13 @@ class State:
                 profile = _profiles.load(setting(self.config, "profile"))
                 if _properties.properties(api=self.selection()[0]):
                     self.hypothesis()  # a bad property setting stops the run before any request
-                self.runner = Runner(self.target(), concurrency, profile, max_requests)
+                fail_on = setting(self.config, "fail_on")
+                if fail_on is not None and fail_on not in _report.FAIL_ON:
+                    raise pytest.UsageError(f"infercheck: fail_on must be one of {', '.join(_report.FAIL_ON)}, "
+                                            f"not {fail_on!r}")
+                baseline_path = setting(self.config, "baseline")
+                baseline = _baseline.load(baseline_path) if baseline_path else None
+                self.runner = Runner(self.target(), concurrency, profile, max_requests, baseline=baseline)
             except (TargetError, ValueError) as exc:
                 pytest.exit(f"infercheck: {exc}", returncode=2)
             except pytest.UsageError as exc:
@@ -246,20 +257,24 @@ class Verifier:
     def verify(self, item: Item) -> Result:
         result = _report.redact_result(self.runner.evaluate(item), self.runner.target.secrets())
         self.node.stash[_RESULT] = result
-        _allure(result)
+        _allure(result, feature=f"{item.case.api} {item.case.route}", exchange=self.runner.exchanges.get(item.case.id),
+                secrets=self.runner.target.secrets())
         if result.outcome in (Outcome.FAILED, Outcome.ERROR):
             self.node.stash[_VERDICT] = True
             pytest.fail(result.render(traceback=True), pytrace=False)
         if result.outcome is Outcome.SKIPPED:
             pytest.skip(result.message)
+        if result.outcome is Outcome.KNOWN:
+            pytest.xfail(f"known failure (baseline): {result.known or 'no reason given'}")
         return result
 
     def explore(self, prop: _properties.Property) -> _properties.Exploration:
         """Run one property suite; its failures (each shrunk to a minimal request) fail the test."""
         base, examples, seed = self.state.hypothesis()
         found = _properties.run(self.runner, prop, base=base, max_examples=examples, seed=seed)
+        route = _properties.ROUTES[prop.route]
         for result in found.failures:
-            _allure(result)
+            _allure(result, feature=f"{route.api} {prop.route}")
         if found.skipped:
             pytest.skip(found.skipped)
         if found.errors:
@@ -269,19 +284,32 @@ class Verifier:
             again = f"\nthe search again: --seed {seed}" if seed is not None and found.failures else ""
             pytest.fail("\n\n".join(r.render(traceback=True) for r in found.errors + found.failures) + again,
                         pytrace=False)
+        if found.known:
+            pytest.xfail(f"{len(found.known)} known failure(s) (baseline)")
         deviation = next((r for r in found.results if r.outcome is Outcome.DEVIATION), None)
         if deviation is not None:
             self.node.stash[_RESULT] = deviation
         return found
 
 
-def _allure(result: Result) -> None:
+def _allure(result: Result, *, feature: str, exchange: Exchange | None = None, secrets: list[str] = ()) -> None:
+    """Allure labels (severity; feature: the API and route; story: the check) and attachments: the curl, and the
+    request and response as sent and received, the key never in them."""
     import allure  # not at import: the plugin loads in every pytest session, Allure's labels matter in few
+
     allure.dynamic.severity({"critical": "critical", "high": "critical", "medium": "normal", "low": "minor"}
                             [result.severity])
     allure.dynamic.label("check", result.check)
+    allure.dynamic.feature(feature)
+    allure.dynamic.story(result.check)
+    text = allure.attachment_type.TEXT
     if result.curl:
-        allure.attach(result.curl, name="curl", attachment_type=allure.attachment_type.TEXT)
+        allure.attach(result.curl, name="curl", attachment_type=text)
+    if exchange is not None and exchange.sent and result.outcome is not Outcome.PASSED:
+        allure.attach(exchange.request.text(), name="request",
+                      attachment_type=text)
+        allure.attach(_report.redact(_report.response_text(exchange), list(secrets)), name="response",
+                      attachment_type=text)
 
 
 @pytest.fixture(scope="session")
@@ -371,11 +399,27 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(_STATE, None)
-    path = setting(session.config, "json")
-    if state is None or state.runner is None or not path:
+    if state is None or state.runner is None:
         return
-    try:
-        doc = _report.document(target=state.target_info(), results=state.results, stats=state.runner.stats())
-        _report.write(path, doc)
-    except Exception as exc:
-        state.record(internal_error(exc, what=f"the results document writer ({path})", case="results"))
+    path = setting(session.config, "json")
+    if path:
+        try:
+            doc = _report.document(target=state.target_info(), results=state.results, stats=state.runner.stats(),
+                                   metrics=state.runner.metrics())
+            _report.write(path, doc)
+        except Exception as exc:
+            state.record(internal_error(exc, what=f"the results document writer ({path})", case="results"))
+    path = setting(session.config, "write_baseline")
+    if path:
+        try:
+            _baseline.write(path, state.results, state.target_info())
+        except Exception as exc:
+            state.record(internal_error(exc, what=f"the baseline writer ({path})", case="baseline"))
+    # --fail-on in a plain pytest session (infercheck run decides its own exit status from the verdict)
+    fail_on = setting(session.config, "fail_on") or "failed"
+    counts = _report.summary(state.results)
+    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not counts["errors"]:
+        if fail_on == "never":
+            session.exitstatus = pytest.ExitCode.OK
+        elif fail_on == "deviation" and counts["deviations"]:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -41,10 +41,17 @@ class ApiError(Exception):
 
 
 def create_app(*, api_key: str | None = None, model: str = DEFAULT_MODEL, faults: Iterable[str] = (),
-               task: str | None = None) -> Starlette:
+               task: str | None = None, ttft_ms: float = 0.0, itl_ms: float = 0.0) -> Starlette:
     """The reference endpoint: the OpenAI-style API under /v1, TGI's native routes, and every Hugging Face task
-    under /models/{task}; ``task`` also serves that task at POST / (as an Inference Endpoint serves its model)."""
-    return _Endpoint(api_key, model, frozenset(check_names(tuple(faults))), task).app
+    under /models/{task}; ``task`` also serves that task at POST / (as an Inference Endpoint serves its model).
+    ``ttft_ms`` and ``itl_ms`` inject latency: the first token of an answer leaves that long after the request
+    arrived, each next one ``itl_ms`` after it (serve/_pace.py)."""
+    app = _Endpoint(api_key, model, frozenset(check_names(tuple(faults))), task).app
+    if ttft_ms or itl_ms:
+        from ._pace import Pace
+
+        app.add_middleware(Pace, ttft=ttft_ms / 1000, itl=itl_ms / 1000)
+    return app
 
 
 class _Endpoint:

@@ -1,0 +1,105 @@
+"""CI gates: --fail-on, baselines, and the API key in no output of any kind."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+
+from infercheck import _schemas
+
+from .test_cli import infercheck, served
+
+
+def test_a_baseline_of_a_runs_own_failures_passes_it_and_one_more_fault_fails_it(tmp_path):
+    baseline = tmp_path / "baseline.json"
+    first = infercheck("run", "--fault", "completion-message", "--seed", "1", "--write-baseline", str(baseline))
+    assert first.returncode == 1, first.stdout + first.stderr
+    known = json.loads(baseline.read_text())["known"]
+    assert known and all(set(k) == {"case", "check", "reason"} and k["reason"] == "" for k in known)
+    assert {k["check"] for k in known} == {"response-schema"}
+
+    out = tmp_path / "r.json"
+    again = infercheck("run", "--fault", "completion-message", "--seed", "1", "--baseline", str(baseline),
+                       "--json", str(out))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"verdict: NO NEW FAILURES: {len(known)} known failure(s) from the baseline" in again.stdout
+    doc = json.loads(out.read_text())
+    assert _schemas.errors("results.json", doc) == []
+    assert doc["summary"]["known"] == len(known) and doc["summary"]["failed"] == 0
+
+    worse = infercheck("run", "--fault", "completion-message", "--fault", "status-201", "--seed", "1",
+                       "--baseline", str(baseline))
+    assert worse.returncode == 1 and "NOT CONFORMANT" in worse.stdout and f"and {len(known)} known" in worse.stdout
+
+    fixed = infercheck("run", "--seed", "1", "--baseline", str(baseline))
+    assert fixed.returncode == 0 and "FIXED" in fixed.stdout and "now pass" in fixed.stdout
+
+
+def test_fail_on_chooses_what_fails_the_run():
+    never = infercheck("run", "--fault", "status-201", "-k", "status-code", "--fail-on", "never")
+    assert never.returncode == 0, never.stdout + never.stderr
+    assert "NOT CONFORMANT" in never.stdout and "--fail-on never" in never.stdout
+    deviations = ("run", "--fault", "error-code-integer", "--profile", "vllm", "-k", "response-schema")
+    assert infercheck(*deviations).returncode == 0
+    strict = infercheck(*deviations, "--fail-on", "deviation")
+    assert strict.returncode == 1 and "deviation(s) (--fail-on deviation)" in strict.stdout
+
+
+@pytest.mark.parametrize("content, says", [
+    ("not json", "not JSON"),
+    ('{"known": []}', "not an infercheck baseline"),
+    ('{"format": "infercheck-baseline/1", "known": [{"case": 1}]}', "known[0] must be an object"),
+])
+def test_a_bad_baseline_is_one_clear_line_and_exit_2(tmp_path, content, says):
+    path = tmp_path / "b.json"
+    path.write_text(content)
+    proc = infercheck("run", "--baseline", str(path))
+    assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr
+    assert infercheck("run", "--baseline", str(tmp_path / "missing.json")).returncode == 2
+
+
+CANARY = "sk-canary-7f3a9c2e5d1b"
+
+
+def everything_written(proc, *paths: Path) -> str:
+    texts = [proc.stdout, proc.stderr]
+    for path in paths:
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        texts += [f.read_text(errors="replace") for f in files]
+    return "\n".join(texts)
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_the_canary_key_is_in_no_output_even_when_the_server_echoes_it(tmp_path, how):
+    outputs = {"--json": tmp_path / "r.json", "--junit": tmp_path / "j.xml", "--allure": tmp_path / "allure",
+               "--write-baseline": tmp_path / "b.json"}
+    args = [a for option, path in outputs.items() for a in (option, str(path))]
+    with served("--api-key", CANARY, "--fault", "echo-key") as port:
+        key = ["--api-key", CANARY] if how == "flag" else []
+        env = {"INFERCHECK_API_KEY": CANARY} if how == "environment" else {}
+        proc = infercheck("run", "--base-url", f"http://127.0.0.1:{port}/v1", *key, *args, "-v", env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "key-not-echoed" in proc.stdout  # the server did echo it, and that was reported
+    written = everything_written(proc, *outputs.values())
+    assert CANARY not in written
+    assert "$INFERCHECK_API_KEY" in written and "[REDACTED]" in written  # the echo, where it was quoted
+
+
+@pytest.mark.parametrize("key", ["k", "none", "EMPTY", "sk-no-key-required"])
+def test_a_short_or_dummy_key_corrupts_nothing(tmp_path, key):
+    out = tmp_path / "r.json"
+    with served("--api-key", key, "--fault", "status-201") as port:
+        proc = infercheck("run", "--base-url", f"http://127.0.0.1:{port}/v1", "--api-key", key, "--json", str(out))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "[REDACTED]" not in proc.stdout + out.read_text()
+    failed = [r for r in json.loads(out.read_text())["results"] if r["outcome"] == "failed"]
+    assert failed
+    for result in failed:
+        argv = shlex.split(result["curl"])
+        assert "Authorization: Bearer $INFERCHECK_API_KEY" in argv
+        if "--data-raw" in argv:
+            json.loads(argv[argv.index("--data-raw") + 1])  # the body reproduces exactly: still JSON
+    assert any('"max_tokens": ' in r["curl"] for r in failed)
