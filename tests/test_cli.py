@@ -145,9 +145,25 @@ def test_ci_reports_junit_and_allure(tmp_path):
     xml = junit.read_text()
     assert 'failures="2"' in xml  # the documented request and its streamed twin both answer 201
     assert "completions.documented/status-code" in xml and "completions.documented-stream/status-code" in xml
+    import xml.etree.ElementTree as ET
+
+    import xmlschema
+
+    xmlschema.XMLSchema(str(ROOT / "tests" / "data" / "junit-jenkins.xsd")).validate(str(junit))
+    suite = ET.parse(junit).getroot()
+    cases = suite.findall("testcase")
+    assert len({c.get("name") for c in cases}) == len(cases) == int(suite.get("tests"))  # one per (case, check)
+    failure = next(c for c in cases if c.get("name") == "completions.documented/status-code").find("failure")
+    assert failure.get("type") == "critical" and "answered 201" in failure.get("message")
+    assert "curl " in failure.text
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties["severity.status-code"] == "critical" and properties["verdict"].startswith("NOT CONFORMANT")
     results = [json.loads(p.read_text()) for p in allure_dir.glob("*-result.json")]
     failed = [r for r in results if r["status"] == "failed"]
     assert len(failed) == 2 and all(any(a["name"] == "curl" for a in r["attachments"]) for r in failed)
+    assert all({a["name"] for a in r["attachments"]} == {"curl", "request", "response"} for r in failed)
+    labels = {(label["name"], label["value"]) for label in failed[0]["labels"]}
+    assert {("severity", "critical"), ("feature", "openai completions"), ("story", "status-code")} <= labels
 
 
 def test_a_profile_turns_documented_variations_into_deviations_and_keeps_exit_0(tmp_path):

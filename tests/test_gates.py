@@ -10,6 +10,7 @@ import pytest
 
 from infercheck import _schemas
 
+from .conftest import ROOT
 from .test_cli import infercheck, served
 
 
@@ -103,3 +104,20 @@ def test_a_short_or_dummy_key_corrupts_nothing(tmp_path, key):
         if "--data-raw" in argv:
             json.loads(argv[argv.index("--data-raw") + 1])  # the body reproduces exactly: still JSON
     assert any('"max_tokens": ' in r["curl"] for r in failed)
+
+
+def test_the_example_workflow_uses_only_options_that_exist():
+    import re
+
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / "examples" / "github-actions" / "infercheck.yml").read_text())
+    steps = workflow["jobs"]["conformance"]["steps"]
+    script = next(s["run"] for s in steps if "infercheck run" in s.get("run", ""))
+    command = script[script.index("infercheck run"):].replace("\\\n", " ")
+    flags = set(re.findall(r"(?<!\S)(--[a-z-]+)", command))
+    assert {"--base-url", "--junit", "--markdown", "--html", "--fail-on", "--profile"} <= flags
+    helped = infercheck("run", "--help").stdout
+    assert all(flag in helped for flag in flags), flags
+    assert "$GITHUB_STEP_SUMMARY" in command
+    assert any(s.get("uses", "").startswith("actions/upload-artifact") for s in steps)

@@ -219,6 +219,11 @@ class Runner:
     def metrics(self) -> dict[str, dict[str, float | int | None]]:
         return _metrics.figures(self.sent())
 
+    def latency_samples(self) -> dict[str, list[float]]:
+        """The samples of time to first token and inter-token latency (ms), for a distribution's chart."""
+        found = _metrics.samples(self.sent())
+        return {name: [round(v, 3) for v in found[name]] for name in ("ttft_ms", "itl_ms")}
+
     def stats(self) -> dict[str, float | int]:
         sent = {id(e): e for e in self.sent()}
         return {

@@ -78,6 +78,11 @@ def _generated(exchange: Exchange) -> bool:
 
 
 def figures(exchanges: Iterable[Exchange]) -> dict[str, dict[str, float | int | None]]:
+    return {name: statistics(values) for name, values in samples(exchanges).items()}
+
+
+def samples(exchanges: Iterable[Exchange]) -> dict[str, list[float]]:
+    """Every sample of every figure, in the order the exchanges come."""
     samples: dict[str, list[float]] = {name: [] for name in FIGURES}
     for exchange in exchanges:
         response = exchange.response
@@ -98,7 +103,7 @@ def figures(exchanges: Iterable[Exchange]) -> dict[str, dict[str, float | int | 
         samples["e2e_ms"].append(response.elapsed * 1000)
         if tokens and response.elapsed > 0:
             samples["output_tokens_per_s"].append(tokens / response.elapsed)
-    return {name: statistics(values) for name, values in samples.items()}
+    return samples
 
 
 def empty() -> dict[str, Any]:

@@ -102,13 +102,14 @@ def verdict(counts: dict[str, int], fail_on: str = "failed") -> tuple[str, int]:
 
 
 def document(*, target: dict[str, Any], results: list[Result], stats: dict[str, Any],
-             metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+             metrics: dict[str, Any] | None = None, samples: dict[str, list[float]] | None = None) -> dict[str, Any]:
     return {
         "tool": {"name": "infercheck", "version": __version__},
         "target": target,
         "summary": summary(results),
         "stats": stats,
         "metrics": metrics if metrics is not None else _metrics.empty(),
+        "latency_samples": samples or {"ttft_ms": [], "itl_ms": []},
         "results": [r.to_json() for r in results],
     }
 

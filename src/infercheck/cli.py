@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import _baseline, _engine, _profiles, _properties
+from . import _baseline, _config, _engine, _profiles, _properties
 from ._checks import INTERNAL, INTERNAL_TITLE, Outcome, Result, registry
 from ._crash import crash
 from ._report import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, FAIL_ON, RESULTS_SCHEMA, summary, verdict
@@ -69,10 +69,28 @@ def _writable(option: str, path: str | None, *, directory: bool = False) -> None
         _die(f"{option} {path}: {parent} is not writable")
 
 
+# keys of the configuration file -> parameters of `infercheck run`
+_RUN_PARAMS = {"json": "json_path", "junit": "junit_path", "allure": "allure_dir", "markdown": "markdown_path",
+               "html": "html_path", "baseline": "baseline_path"}
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="infercheck")
-def main() -> None:
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="The configuration file [default: ./infercheck.toml, or [tool.infercheck] in pyproject.toml, "
+                   "found from the working directory up; INFERCHECK_CONFIG names another, or none when empty].")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
     """Contract tests for LLM inference endpoints."""
+    if ctx.invoked_subcommand not in ("run", "compare"):
+        return
+    try:
+        config = _config.load(config_path)
+        run_defaults = {_RUN_PARAMS.get(k, k): v for k, v in config.resolved(config.run, "").items()}
+    except _config.ConfigError as exc:
+        _die(str(exc))
+    ctx.obj = config
+    ctx.default_map = {"run": run_defaults}
 
 
 @main.command()
@@ -110,6 +128,11 @@ def main() -> None:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the results document here.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
 @click.option("--allure", "allure_dir", type=click.Path(file_okay=False), help="Write Allure results here.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False),
+              help="Write a Markdown summary here (verdict, counts, latency, failures with their curl), fit for "
+                   "$GITHUB_STEP_SUMMARY.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False),
+              help="Write the run as a self-contained HTML page here (the comparison page, for one target).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="failed", show_default=True, envvar="INFERCHECK_FAIL_ON",
               show_envvar=True, help="Which outcomes give exit 1: failures, failures and deviations, or none. "
                                      "Internal errors always give exit 2.")
@@ -124,8 +147,8 @@ def main() -> None:
 @click.option("-v", "--verbose", is_flag=True, help="List every check as it runs; print internal errors' tracebacks.")
 @_guarded
 def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, profile, max_requests, max_examples, seed,
-        hypothesis_profile, json_path, junit_path, allure_dir, fail_on, baseline_path, write_baseline, faults, keyword,
-        verbose):
+        hypothesis_profile, json_path, junit_path, allure_dir, markdown_path, html_path, fail_on, baseline_path,
+        write_baseline, faults, keyword, verbose):
     """Run the conformance suites against a target (default: the embedded reference endpoint)."""
     import pytest
 
@@ -150,6 +173,8 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
     _writable("--json", json_path)
     _writable("--write-baseline", write_baseline)
     _writable("--junit", junit_path)
+    _writable("--markdown", markdown_path)
+    _writable("--html", html_path)
     _writable("--allure", allure_dir, directory=True)
     started = time.perf_counter()
     with ExitStack() as stack:
@@ -190,8 +215,6 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
             args += ["--infercheck-baseline", baseline_path]
         if write_baseline:
             args += ["--infercheck-write-baseline", write_baseline]
-        if junit_path:
-            args += ["--junitxml", junit_path]
         plugins: list[object] = [preset := Preset(target)]
         if allure_dir:
             from allure_pytest import plugin as allure_plugin  # autoloading is off: the run names what it uses
@@ -218,10 +241,33 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
         results.append(_stopped("pytest reported failed tests for which infercheck recorded no result"))
     stats = state.runner.stats() if state.runner else {"requests": 0, "completion_tokens": 0, "loading_waited_s": 0, "retried": 0}
     metrics = state.runner.metrics() if state.runner else None
+    if state.runner and junit_path:
+        from ._outputs import junit
+
+        junit.write(junit_path, results, state.target_info(), stats, fail_on=fail_on)
+    if state.runner and (markdown_path or html_path):
+        _write_pages(state, results, markdown_path, html_path, fail_on)
     status = _summarise(console, results, stats, state.runner.profile.name if state.runner else chosen.name,
                         elapsed, verbose=verbose, seed=state.seed, metrics=metrics, fail_on=fail_on,
                         baseline=baseline if baseline_path else None)
     sys.exit(status)
+
+
+def _write_pages(state, results: list[Result], markdown_path: str | None, html_path: str | None,
+                 fail_on: str) -> None:
+    """The run's Markdown summary and HTML page, from the same results document as --json."""
+    from . import _report
+    from ._outputs import comparison, html, markdown
+
+    doc = _report.document(target=state.target_info(), results=results, stats=state.runner.stats(),
+                           metrics=state.runner.metrics(), samples=state.runner.latency_samples())
+    if markdown_path:
+        Path(markdown_path).write_text(markdown.run_summary(doc, fail_on=fail_on), encoding="utf-8")
+    if html_path:
+        name = "embedded" if doc["target"]["embedded"] else doc["target"]["model"]
+        page = comparison.build([comparison.Run(name, doc)], seed=state.seed,
+                                schedule={"mode": "sequential", "why": "one target"})
+        Path(html_path).write_text(html.page(page, title=f"infercheck: {name}"), encoding="utf-8")
 
 
 def _stopped(why: str) -> Result:
@@ -372,6 +418,86 @@ def serve(host, port, api_key, model, task, faults, ttft_ms, itl_ms, list_faults
         uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
     except (OSError, SystemExit) as exc:
         _die(f"cannot serve on {host}:{port}: {exc}")
+
+
+@main.command()
+@click.argument("targets_file", required=False, type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", default="reports/comparison", show_default=True, type=click.Path(file_okay=False),
+              help="Write comparison.json, comparison.md, comparison.html and each target's results and log here.")
+@click.option("--seed", type=int, help="Seed of the property suites, the same for every target [default: random].")
+@click.pass_obj
+@_guarded
+def compare(config, targets_file, out_dir, seed):
+    """Run the suites against every target of TARGETS_FILE ([targets.NAME] tables; default: those of the
+    configuration file) and write them side by side. Without any, compares the embedded endpoint with itself
+    under two planted faults."""
+    import json
+    import random
+
+    from . import _compare
+    from ._outputs import html, markdown
+
+    try:
+        source = _config.load(targets_file) if targets_file else config
+    except _config.ConfigError as exc:
+        _die(str(exc))
+    if targets_file and not source.targets:
+        _die(f"{targets_file}: no targets; add [targets.NAME] tables with base_url, api_key, model, profile...")
+    chosen = source.targets if source is not None and source.targets else _compare.DEMO_TARGETS
+    targets = [_compare.Target(name, options) for name, options in chosen.items()]
+    for t in targets:
+        if t.options.get("fault") and t.options.get("base_url"):
+            _die(f"target {t.name}: faults are planted in the embedded endpoint only; drop its base_url")
+    _writable("--out", out_dir, directory=True)
+    out = Path(out_dir)
+    seed = seed if seed is not None else random.getrandbits(32)
+    console = Console(highlight=False)
+    plan = _compare.schedule(targets)
+    demo = "" if source is not None and source.targets else " (no targets file: the embedded endpoint, clean and " \
+                                                             "under two planted faults)"
+    console.print(f"[bold]infercheck {__version__}[/] comparing {len(targets)} targets{demo}, {plan['mode']}ly: "
+                  f"{escape(plan['why'])}; property seed {seed}")
+
+    def done(name, run):
+        said = run.error if run.doc is None else _compare.comparison.build([run])["targets"][name]["verdict"]
+        console.print(f"  {escape(name)}: {escape(said)}", soft_wrap=True)
+
+    doc = _compare.compare(targets, out, seed, progress=done)
+    (out / "comparison.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / "comparison.md").write_text(markdown.comparison(doc), encoding="utf-8")
+    (out / "comparison.html").write_text(html.page(doc), encoding="utf-8")
+    _print_matrix(console, doc)
+    console.print(f"\nwrote {out / 'comparison.json'}, {out / 'comparison.md'}, {out / 'comparison.html'}; each "
+                  f"target's results and log under {out / 'targets'}")
+    broken = [n for n, t in doc["targets"].items() if t["error"] or (t["summary"] or {}).get("errors")]
+    if broken:
+        console.print(f"[magenta bold]incomplete[/]: {', '.join(broken)} could not be checked in full; see "
+                      "their logs")
+        sys.exit(EXIT_INCOMPLETE)
+
+
+_STYLE = {"passed": "green", "failed": "red bold", "deviation": "yellow", "skipped": "dim", "error": "magenta bold"}
+
+
+def _print_matrix(console: Console, doc: dict) -> None:
+    """The checks on which the targets differ or fail, a column per target."""
+    names = list(doc["targets"])
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("check")
+    for name in names:
+        table.add_column(name)
+    shown = 0
+    for check, cells in doc["matrix"].items():
+        outcomes = [cells[n] for n in names]
+        if all(o in ("passed", "skipped") for o in outcomes):
+            continue
+        shown += 1
+        table.add_row(check, *(f"[{_STYLE[o]}]{o}[/]" for o in outcomes))
+    console.print()
+    if shown:
+        console.print(table)
+    total = len(doc["matrix"])
+    console.print(f"{total - shown} of {total} checks passed (or were skipped) on every target")
 
 
 @main.command("report")

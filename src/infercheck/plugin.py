@@ -1,8 +1,9 @@
 """The pytest plugin (entry point ``pytest11``): options, the shared runner, outcomes, results file.
 
 Settings come from, highest first: the command line (``--infercheck-*``), the
-environment (``INFERCHECK_*``, then ``OPENAI_*``), the ini file
-(``infercheck_*`` keys), the defaults.
+environment (``INFERCHECK_*``, then ``OPENAI_*``), the configuration file
+(``infercheck.toml`` or ``[tool.infercheck]``), the ini file (``infercheck_*``
+keys), the defaults.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from . import _baseline, _engine, _profiles, _properties, _report
+from . import _baseline, _config, _engine, _profiles, _properties, _report
 from ._checks import Outcome, Result, internal_error
 from ._resources import data_dir
 from ._engine import Item, Runner
@@ -67,10 +68,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini("infercheck_" + name, help)
 
 
+_FILE = pytest.StashKey[_config.Config]()
+
+
+def _under_cli(config: pytest.Config) -> bool:
+    return any(isinstance(p, Preset) for p in config.pluginmanager.get_plugins())
+
+
 def setting(config: pytest.Config, name: str) -> str | None:
+    """A setting from, highest first: the command line, the environment, the configuration file (infercheck.toml
+    or [tool.infercheck], as every front end reads it), the ini file."""
     value = config.getoption("infercheck_" + name)
     if value is None:
         value = next((os.environ[e] for e in _SETTINGS[name][0] if os.environ.get(e)), None)
+    if value is None and not _under_cli(config):  # `infercheck run` read the file already, and says what it found
+        if _FILE not in config.stash:
+            try:
+                config.stash[_FILE] = _config.load()
+            except _config.ConfigError as exc:
+                raise pytest.UsageError(f"infercheck: {exc}") from None
+        found = config.stash[_FILE].run.get(name)
+        value = None if found is None else str(_config.resolve(found, name, config.stash[_FILE].path))
     if value is None:
         value = config.getini("infercheck_" + name) or None
     return value
@@ -405,7 +423,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if path:
         try:
             doc = _report.document(target=state.target_info(), results=state.results, stats=state.runner.stats(),
-                                   metrics=state.runner.metrics())
+                                   metrics=state.runner.metrics(), samples=state.runner.latency_samples())
             _report.write(path, doc)
         except Exception as exc:
             state.record(internal_error(exc, what=f"the results document writer ({path})", case="results"))
@@ -418,7 +436,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # --fail-on in a plain pytest session (infercheck run decides its own exit status from the verdict)
     fail_on = setting(session.config, "fail_on") or "failed"
     counts = _report.summary(state.results)
-    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not counts["errors"]:
+    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not counts["errors"] and \
+            not _under_cli(session.config):
         if fail_on == "never":
             session.exitstatus = pytest.ExitCode.OK
         elif fail_on == "deviation" and counts["deviations"]:
