@@ -59,8 +59,9 @@ def schedule(targets: list[Target]) -> dict[str, str]:
     local = [t.name for t, h in zip(targets, hosts) if h is None or h in _LOCAL_HOSTS or
              _config.resolve(t.options.get("base_url", "")).startswith("${")]
     if local:
-        return {"mode": "sequential", "why": f"{', '.join(local)} run(s) on this machine, where targets would "
-                                             "compete for the same cores and distort each other's latency"}
+        return {"mode": "sequential", "why": f"{', '.join(local)} {'runs' if len(local) == 1 else 'run'} on this "
+                                             "machine, where targets compete for the same cores and would distort "
+                                             "each other's latency"}
     if len(set(hosts)) < len(hosts):
         return {"mode": "sequential", "why": "two targets share a host, whose capacity they would share"}
     return {"mode": "concurrent", "why": "every target is on a host of its own, away from this machine"}
