@@ -89,6 +89,11 @@ class Runner:
     def request_for(self, case: Case, body: bytes | None = None) -> Request:
         return request_for(self.target, case, body)
 
+    @property
+    def requests_sent(self) -> int:
+        """Requests sent so far, discovery included (what the budget has spent)."""
+        return self._sent
+
     def spend(self) -> bool:
         """Take one request from the budget (shared by every suite); False when it is spent."""
         if self.max_requests is not None and self._sent >= self.max_requests:

@@ -18,6 +18,7 @@ from rich.table import Table
 from . import _baseline, _config, _engine, _profiles, _properties
 from ._checks import INTERNAL, INTERNAL_TITLE, Outcome, Result, registry
 from ._crash import crash
+from ._progress import RunProgress
 from ._report import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, FAIL_ON, RESULTS_SCHEMA, summary, verdict
 from ._resources import data_dir
 from ._target import ALL_TASKS, APIS, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, TargetError, choose_api, embedded, resolve
@@ -196,8 +197,10 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
             console.print(f"the model was loading: waited {waited:.1f} s (503 with estimated_time)")
         # Only the plugins a run needs: faster, and other installed plugins cannot change a verdict.
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-        args = [str(data_dir("suites")), "-p", "infercheck.plugin", "-q", "--tb=no", "-rN", "--no-header",
-                "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
+        # On a terminal a progress bar replaces pytest's dots (two writers would garble each other's lines)
+        bar = console.is_terminal and not verbose
+        quiet = ["-p", "no:terminal"] if bar else ["-q", "--tb=no", "-rN", "--no-header"]
+        args = [str(data_dir("suites")), "-p", "infercheck.plugin", *quiet, "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
                 "--rootdir", str(data_dir("suites")), "--confcutdir", str(data_dir("suites")),
                 "--infercheck-concurrency", str(concurrency), "--infercheck-profile", profile,
                 "--infercheck-api", api] + (["--infercheck-task", task] if task else [])
@@ -225,7 +228,8 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
             args += ["-k", keyword]
         if verbose:
             args.append("-v")
-        code = pytest.ExitCode(pytest.main(args, plugins=plugins))
+        with RunProgress(console, lambda: preset.state, _planned(api, max_examples)) if bar else ExitStack():
+            code = pytest.ExitCode(pytest.main(args, plugins=plugins))
     elapsed = time.perf_counter() - started
     state = preset.state
     if state is None or (state.runner is None and not state.errors):
@@ -251,6 +255,15 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
                         elapsed, verbose=verbose, seed=state.seed, metrics=metrics, fail_on=fail_on,
                         baseline=baseline if baseline_path else None)
     sys.exit(status)
+
+
+def _planned(api: str, max_examples: int | None) -> int:
+    """At most how many requests a run sends (the cases, and the property suites at their default size)."""
+    from . import _cases
+
+    cases = _cases.cost(_cases.load(api))["requests"] if api == "openai" else len(_cases.load(api))
+    generated = _properties.cost(max_examples or _properties.DEFAULT_MAX_EXAMPLES)["requests"] if api == "openai" else 0
+    return cases + generated
 
 
 def _write_pages(state, results: list[Result], markdown_path: str | None, html_path: str | None,
