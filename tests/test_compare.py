@@ -153,3 +153,21 @@ def test_placeholders_resolve_from_the_environment(monkeypatch):
     monkeypatch.delenv("INFERCHECK_TEST_KEY")
     with pytest.raises(_config.ConfigError, match="INFERCHECK_TEST_KEY is not set"):
         _config.resolve("${INFERCHECK_TEST_KEY}", "targets.a.api_key")
+
+
+def test_compare_takes_its_targets_from_the_configuration_file(tmp_path):
+    import subprocess
+
+    from .test_cli import INFERCHECK
+    from .test_config import _clean_env
+
+    (tmp_path / "infercheck.toml").write_text('max_requests = 5\n\n[targets.plain]\nmax_examples = 2\n\n'
+                                              '[targets.broken]\nfault = ["status-201"]\nmax_examples = 2\n')
+    proc = subprocess.run([*INFERCHECK, "compare", "--out", "out", "--seed", "1"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300, env=_clean_env())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads((tmp_path / "out" / "comparison.json").read_text())
+    assert list(doc["targets"]) == ["plain", "broken"]
+    assert doc["matrix"]["status-code"] == {"plain": "passed", "broken": "failed"}
+    # the top-level max_requests is a run option of this directory, not the targets': they ran in full
+    assert doc["targets"]["plain"]["stats"]["requests"] > 5

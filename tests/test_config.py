@@ -90,3 +90,13 @@ def test_a_named_file_and_an_empty_infercheck_config(tmp_path):
     proc = subprocess.run([*INFERCHECK, "run", "-k", "models.list"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=60, env={**_clean_env(), "INFERCHECK_CONFIG": ""})
     assert proc.returncode == 0, proc.stderr  # an empty INFERCHECK_CONFIG: no file is read
+
+
+def test_a_session_without_conformance_tests_never_reads_the_file(tmp_path):
+    """The plugin loads in every pytest session of a project (pytest11): a bad infercheck.toml must not break
+    the project's other tests."""
+    (tmp_path / "infercheck.toml").write_text("timeout = -1\n")
+    (tmp_path / "test_other.py").write_text("def test_other():\n    assert 1 + 1 == 2\n")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60, env=_clean_env())
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout + proc.stderr

@@ -232,11 +232,13 @@ class State:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep the tests of the API (and task) under test; the others are deselected, not skipped."""
     state = config.stash.get(_STATE, None)
-    if state is None:
-        return
+    ours = [i for i in items if hasattr(i, "callspec") and
+            {"infercheck_item", "infercheck_property"} & set(i.callspec.params)]
+    if state is None or not ours:
+        return  # a session with no conformance test: infercheck reads no setting (nor its configuration file)
     try:
         api, task = state.selection()
-    except TargetError:
+    except (TargetError, pytest.UsageError):
         return  # reported, with exit 2, when the session's runner starts
     keep, drop = [], []
     for item in items:
