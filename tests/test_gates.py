@@ -121,3 +121,19 @@ def test_the_example_workflow_uses_only_options_that_exist():
     assert all(flag in helped for flag in flags), flags
     assert "$GITHUB_STEP_SUMMARY" in command
     assert any(s.get("uses", "").startswith("actions/upload-artifact") for s in steps)
+
+
+def test_an_error_quoting_what_the_target_answered_never_shows_the_key():
+    """A target whose model list echoes the key: the one-line error quotes the start of its body."""
+    from starlette.responses import PlainTextResponse
+
+    from .test_engine import Recorder, serve
+
+    class Echo(Recorder):
+        async def endpoint(self, request):
+            return PlainTextResponse("no models for " + request.headers.get("authorization", ""))
+
+    with serve(Echo(delay=0)) as url:
+        proc = infercheck("run", "--base-url", url, "--api-key", CANARY)
+    assert proc.returncode == 2 and "did not list any model" in proc.stderr
+    assert CANARY not in proc.stdout + proc.stderr and "[REDACTED]" in proc.stderr

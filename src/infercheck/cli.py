@@ -47,11 +47,15 @@ def _guarded(command):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as exc:
+            from ._report import redact
+
             found = crash(exc)
-            click.echo(f"infercheck: internal error: {found.summary}" + (f"\n  at {found.where}" if found.where else "")
+            keys = _keys()
+            click.echo(redact(f"infercheck: internal error: {found.summary}" + (f"\n  at {found.where}" if found.where
+                                                                              else ""), keys)
                        + "\nthe run is incomplete: nothing was decided about the endpoint", err=True)
-            click.echo(found.traceback.rstrip() if kwargs.get("verbose") else "  (the whole traceback: add -v)",
-                       err=True)
+            click.echo(redact(found.traceback.rstrip(), keys) if kwargs.get("verbose")
+                       else "  (the whole traceback: add -v)", err=True)
             sys.exit(EXIT_INCOMPLETE)
 
     return guarded
@@ -156,6 +160,8 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
     from .plugin import Preset
 
     console = Console(stderr=False, highlight=False)
+    if api_key:
+        _KEYS.append(api_key)
     if faults and base_url:
         _die("--fault plants faults in the embedded endpoint; it cannot be used with --base-url")
     try:
@@ -388,8 +394,17 @@ def _print_errors(console: Console, errors: list[Result], *, verbose: bool) -> N
             console.print(first.traceback.rstrip(), markup=False, soft_wrap=True)
         elif first.traceback:
             console.print("  (the whole traceback: add -v)", markup=False)
+_KEYS: list[str] = []  # the API keys of this command: redacted from anything it prints about an error
+
+
+def _keys() -> list[str]:
+    return [*_KEYS, *(os.environ[v] for v in ("INFERCHECK_API_KEY", "OPENAI_API_KEY", "HF_TOKEN") if os.environ.get(v))]
+
+
 def _die(message: str) -> None:
-    click.echo(f"infercheck: error: {message}", err=True)
+    from ._report import redact
+
+    click.echo(f"infercheck: error: {redact(message, _keys())}", err=True)
     sys.exit(EXIT_INCOMPLETE)
 
 
