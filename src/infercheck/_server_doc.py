@@ -9,9 +9,9 @@ from typing import Any
 from ._checks import short
 from ._report import verdict
 
-OUTCOMES = ("failed", "error", "deviation", "passed", "skipped")
-_MARK = {"failed": "failed", "error": "internal error", "deviation": "deviation", "passed": "passed",
-         "skipped": "skipped"}
+OUTCOMES = ("failed", "error", "known", "deviation", "passed", "skipped")
+_MARK = {"failed": "failed", "error": "internal error", "known": "failed (known, baseline)", "deviation": "deviation",
+         "passed": "passed", "skipped": "skipped"}
 
 
 def markdown(doc: dict[str, Any], *, server: str, how: str | None = None) -> str:
@@ -43,7 +43,8 @@ def markdown(doc: dict[str, Any], *, server: str, how: str | None = None) -> str
     for check, rows in by_check.items():
         counts = Counter(r["outcome"] for r in rows)
         worst = next(o for o in OUTCOMES if counts[o])
-        out.append(f"| `{check}` | {rows[0]['severity']} | {_MARK[worst]} | {counts['failed'] + counts['error']} | "
+        out.append(f"| `{check}` | {rows[0]['severity']} | {_MARK[worst]} | "
+                   f"{counts['failed'] + counts['error'] + counts['known']} | "
                    f"{counts['deviation']} | {counts['passed']} | {counts['skipped']} |")
     for outcome, heading in (("failed", "Failures"), ("error", "Internal errors"), ("deviation", "Deviations")):
         chosen = [r for r in results if r["outcome"] == outcome]
