@@ -39,8 +39,11 @@ def test_the_llama_cpp_python_runs_completed_and_every_failure_carries_its_evide
         if result["outcome"] == "failed":
             assert result["message"] and result["curl"].startswith("curl "), result
             assert "expected" in result and "received" in result, result
-            # no transport artefact is a verdict: a lost connection is confirmed before anything is blamed
-            assert "no response" not in result["message"], result
+            # no transport artefact is a verdict: a lost connection is confirmed before anything is blamed. A
+            # request that outlived its deadline is the server's slowness, and a verdict: this server ignores
+            # max_completion_tokens, so a generated request may run into its context limit, or queue behind one
+            # that does, for longer than the deadline
+            assert "no response" not in result["message"] or "timed out" in result["message"], result
 
 
 def test_a_default_run_reports_what_llama_cpp_python_ignores_and_its_interrupted_streams_once():

@@ -33,7 +33,7 @@ def _is_success(status: int) -> bool:
 )
 def status_code(case: Case, ex: Exchange, ctx: Context) -> None:
     if ex.response is None:
-        fail(f"no response: {ex.error}", expected=list(case.status), received=None)
+        fail(f"no response: {ex.error}", expected=list(case.status), received=f"no response ({ex.error})")
     if not case.accepts(ex.response.status):
         want = " or ".join(map(str, case.status))
         waited = f" (after waiting {ex.waited:g} s for the model to load: --load-wait)" if ex.waited else ""
