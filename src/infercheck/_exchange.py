@@ -40,9 +40,9 @@ class Request:
         except ValueError:  # a binary or malformed body: there is no JSON request to read
             return None
 
-    def shown_headers(self) -> list[tuple[str, bool]]:
-        """Each header as "Name: value" to show, and whether it reads the key from the environment (where the
-        key was, the text holds a mark that ``curl`` and ``text`` turn into ``$INFERCHECK_API_KEY``)."""
+    def shown_headers(self) -> list[str]:
+        """Each header as "Name: value" to show; where the key was, the text holds a mark that ``curl`` and
+        ``text`` turn into ``$INFERCHECK_API_KEY`` (the header then reads the key from the environment)."""
         shown = []
         for name, value in self.headers.items():
             header, lower = f"{name}: {value}", name.lower()
@@ -50,17 +50,17 @@ class Request:
             if secret is None and lower in ("authorization", "x-api-key", "api-key"):
                 secret = value.split(" ", 1)[1] if " " in value else value  # unknown: take the value for the key
             if secret and secret in value:
-                shown.append((header.replace(secret, _KEY_MARK), True))
+                shown.append(header.replace(secret, _KEY_MARK))
             elif lower in SECRET_HEADERS and lower != "authorization":
-                shown.append((f"{name}: {REDACTED}", False))
+                shown.append(f"{name}: {REDACTED}")
             else:
-                shown.append((header, False))
+                shown.append(header)
         return shown
 
     def text(self) -> str:
         """The request as it went out (method and URL, headers, body), the key reading ``$INFERCHECK_API_KEY``."""
         lines = [f"{self.method} {self.url}",
-                 *(h.replace(_KEY_MARK, "$" + KEY_VARIABLE) for h, _ in self.shown_headers())]
+                 *(h.replace(_KEY_MARK, "$" + KEY_VARIABLE) for h in self.shown_headers())]
         if self.file is not None:
             lines += ["", f"(the file {self.file})"]
         elif self.body is not None:
@@ -78,9 +78,9 @@ class Request:
         if self.method != ("POST" if self.body is not None else "GET"):
             parts += ["-X", self.method]
         parts.append(shlex.quote(self.url))
-        for header, from_environment in self.shown_headers():
+        for header in self.shown_headers():
             parts += ["-H", '"' + _in_double_quotes(header).replace(_KEY_MARK, "$" + KEY_VARIABLE) + '"'
-                      if from_environment else shlex.quote(header)]
+                      if _KEY_MARK in header else shlex.quote(header)]
         if self.file is not None:
             if not any(name.lower() == "content-type" for name in self.headers):
                 parts += ["-H", shlex.quote("Content-Type:")]  # curl would otherwise send a form type

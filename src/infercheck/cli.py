@@ -358,19 +358,17 @@ def _summarise(console: Console, results: list[Result], stats: dict, profile: st
     return status
 
 
-_FIGURE_NAMES = {"ttft_ms": "time to first token (ms)", "itl_ms": "inter-token latency (ms)",
-                 "e2e_ms": "end-to-end latency (ms)", "output_tokens_per_s": "output tokens/s per request"}
-
-
 def _latency_table(metrics: dict) -> Table:
     """The latency figures: p50, p95, max and samples of each (src/infercheck/_metrics.py defines them)."""
+    from ._outputs.markdown import FIGURE_NAMES
+
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, collapse_padding=True)
     table.add_column("latency")
     for column in ("p50", "p95", "max", "samples"):
         table.add_column(column, justify="right")
     for name, figure in metrics.items():
         cells = ["-" if figure[k] is None else f"{figure[k]:.1f}" for k in ("p50", "p95", "max")]
-        table.add_row(_FIGURE_NAMES.get(name, name), *cells, str(figure["n"]))
+        table.add_row(FIGURE_NAMES.get(name, name), *cells, str(figure["n"]))
     return table
 
 
