@@ -21,6 +21,20 @@ def _excerpt(body: bytes, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def not_json(body: bytes) -> str:
+    """Why a body that should be JSON is not, in words: not UTF-8 (where), an HTML page (its title), or else
+    not JSON."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"the body is not valid UTF-8 (byte 0x{body[exc.start]:02x} at offset {exc.start}), so it is not JSON"
+    title = re.search(r"<title[^>]*>(.*?)</title>", text[:4096], re.I | re.S)
+    if re.match(r"\s*(<!doctype html|<html)", text[:200], re.I):
+        return ("the body is an HTML page" + (f" ({title[1].strip()!r})" if title else "")
+                + ", as a proxy or gateway in front of the endpoint sends, not JSON")
+    return "the body is not JSON"
+
+
 def _is_success(status: int) -> bool:
     return 200 <= status < 300
 
@@ -32,13 +46,24 @@ def _is_success(status: int) -> bool:
     needs_response=False,
 )
 def status_code(case: Case, ex: Exchange, ctx: Context) -> None:
+    if ex.abandoned:
+        fail(f"not sent: {ex.error}", expected=list(case.status), received="not sent: the endpoint had stopped "
+             "answering")
     if ex.response is None:
         fail(f"no response: {ex.error}", expected=list(case.status), received=f"no response ({ex.error})")
     if not case.accepts(ex.response.status):
         want = " or ".join(map(str, case.status))
-        waited = f" (after waiting {ex.waited:g} s for the model to load: --load-wait)" if ex.waited else ""
+        status = ex.response.status
+        waited = ""
+        if status == 429:
+            waited = (f" (rate limited: still 429 after {ex.retries} retries and {ex.waited:g} s waited; "
+                      "--max-retries, --load-wait)")
+        elif ex.waited:
+            waited = f" (after waiting {ex.waited:g} s for the model to load: --load-wait)"
+        if ex.response.media_type == "text/html" or "HTML page" in not_json(ex.response.body[:4096]):
+            waited += f": {not_json(ex.response.body[:4096])}"
         fail(
-            f"{case.method} {case.path or httpx.URL(ex.request.url).path} answered {ex.response.status}, "
+            f"{case.method} {case.path or httpx.URL(ex.request.url).path} answered {status}, "
             f"expected {want}{waited}",
             expected=list(case.status),
             received={"status": ex.response.status, "body": _excerpt(ex.response.body)},
@@ -85,7 +110,7 @@ def response_schema(case: Case, ex: Exchange, ctx: Context) -> None:
         body = response.json()
     except ValueError:
         fail(
-            f"body is not JSON, expected a document matching {name}",
+            f"{not_json(response.body)}; expected a document matching {name}",
             expected=name,
             received=_excerpt(response.body),
             problems=[Problem("not-json", "$", _excerpt(response.body))],

@@ -229,7 +229,7 @@ def internal_error(exc: BaseException, *, what: str, case: str, check: str = INT
 def evaluate(chk: Check, case: Case, exchange: Exchange, ctx: Context, profile: Profile | None = None) -> Result:
     """Run one check. A failure every problem of which ``profile`` allows becomes a deviation; an exception the
     check (or the profile) raises is an internal error, never a verdict."""
-    curl = exchange.curl() if exchange.sent else ""
+    curl = exchange.curl() if exchange.sent or exchange.abandoned else ""
     try:
         return _evaluate(chk, case, exchange, ctx, profile, curl)
     except Exception as exc:
@@ -241,7 +241,7 @@ def _evaluate(chk: Check, case: Case, exchange: Exchange, ctx: Context, profile:
               ) -> Result:
     result = Result(chk.id, case.id, Outcome.PASSED, chk.severity, chk.title, curl=curl)
     try:
-        if not exchange.sent:
+        if not exchange.sent and not exchange.abandoned:  # given up on: the status check says why, others skip
             skip(exchange.error or "not sent")
         if exchange.response is None and chk.needs_response:
             skip(f"no response to check: {exchange.error}")

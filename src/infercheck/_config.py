@@ -22,16 +22,19 @@ FILE, PYPROJECT = "infercheck.toml", "pyproject.toml"
 # key: (type, what is expected). Numbers must be positive.
 _STR, _POS_INT, _POS_NUM, _NUM, _INT, _STRS = "string", "positive integer", "positive number", "number >= 0", \
     "integer", "list of strings"
+_COUNT, _SIZE = "integer >= 0", "size (bytes, or a string such as \"8MiB\")"
 RUN_KEYS: dict[str, str] = {
     "base_url": _STR, "api_key": _STR, "model": _STR, "profile": _STR, "api": _STR, "task": _STR,
     "timeout": _POS_NUM, "concurrency": _POS_INT, "max_requests": _POS_INT, "max_examples": _POS_INT,
     "seed": _INT, "hypothesis_profile": _STR, "load_wait": _NUM, "json": _STR, "junit": _STR, "allure": _STR,
     "markdown": _STR, "html": _STR, "fail_on": _STR, "baseline": _STR, "write_baseline": _STR,
+    "max_body": _SIZE, "max_events": _POS_INT, "max_retries": _COUNT, "breaker": _COUNT, "shrink_budget": _STR,
 }
 TARGET_KEYS: dict[str, str] = {
     "base_url": _STR, "api_key": _STR, "model": _STR, "profile": _STR, "api": _STR, "task": _STR,
     "timeout": _POS_NUM, "concurrency": _POS_INT, "max_requests": _POS_INT, "max_examples": _POS_INT,
-    "load_wait": _NUM, "fault": _STRS,
+    "load_wait": _NUM, "fault": _STRS, "max_body": _SIZE, "max_events": _POS_INT, "max_retries": _COUNT,
+    "breaker": _COUNT,
 }
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -103,6 +106,15 @@ def _check(value: Any, expected: str) -> bool:
         return isinstance(value, str)
     if expected == _STRS:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if expected == _SIZE and isinstance(value, str):
+        from ._transport import parse_size
+
+        try:
+            return parse_size(value) > 0
+        except ValueError:
+            return False
+    if expected in (_SIZE, _COUNT):
+        return isinstance(value, int) and not isinstance(value, bool) and (value > 0 or expected == _COUNT)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
     if expected in (_POS_INT, _INT):

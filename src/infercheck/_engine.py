@@ -17,7 +17,7 @@ from ._checks import Check, Context, Result
 from ._exchange import Exchange, Request
 from ._profiles import Profile
 from ._target import Target, request_for, selects
-from ._transport import client_timeout, confirm, lost, send_async
+from ._transport import client_timeout, confirm, lost, send_async, silent
 
 DEFAULT_CONCURRENCY = 8
 
@@ -55,6 +55,44 @@ def request_key(request: Request) -> tuple[str, str, bytes | None, str | None]:
     return (request.method, request.url, request.body, request.headers.get("Authorization"))
 
 
+def route_of(request: Request) -> str:
+    """What the circuit breaker counts by: the method and path of a request (``POST /v1/chat/completions``)."""
+    return f"{request.method} {httpx.URL(request.url).path}"
+
+
+@dataclass
+class Breaker:
+    """The circuit breaker: once ``limit`` requests in a row to one route (method and path) went unanswered (timed
+    out, refused, or dropped before a status line), the endpoint has stopped answering that route, and the rest
+    of its requests are not sent. 0: never."""
+
+    limit: int
+    streaks: dict[str, int] = field(default_factory=dict)
+    tripped: dict[str, str] = field(default_factory=dict)  # route -> why it was given up
+
+    def record(self, exchange: Exchange) -> None:
+        if not exchange.sent:
+            return
+        route = route_of(exchange.request)
+        if not silent(exchange):
+            self.streaks[route] = 0
+            return
+        streak = self.streaks[route] = self.streaks.get(route, 0) + 1
+        if self.limit and streak >= self.limit and route not in self.tripped:
+            self.tripped[route] = (f"the endpoint stopped answering {route}: {streak} requests in a row went "
+                                   f"unanswered (the last: {exchange.error}), so the rest were not sent (--breaker)")
+
+    def why(self, request: Request) -> str | None:
+        return self.tripped.get(route_of(request))
+
+    def abandon(self, case: Case, request: Request) -> Exchange | None:
+        """The exchange standing for ``case``'s request when its route was given up, else None."""
+        why = self.why(request)
+        if why is None:
+            return None
+        return Exchange(case.id, request, error=why, stream=case.stream, sent=False, abandoned=True)
+
+
 @dataclass
 class Runner:
     """Sends each case's request once (concurrently) and evaluates checks over the exchanges.
@@ -79,6 +117,7 @@ class Runner:
         if self.max_requests is not None and self.max_requests < 1:
             raise ValueError("max_requests must be at least 1")
         self._by_signature = {request_key(e.request): e for e in self.target.discovery if e.response is not None}
+        self.breaker = Breaker(self.target.breaker)
         self._sent = len(self.target.discovery)
 
     @property
@@ -165,16 +204,19 @@ class Runner:
             async def one(signature: tuple, group: list[tuple[Case, Request]]) -> None:
                 first, request = group[0]
                 async with gate:
-                    exchange = await send_async(client, first.id, request, deadline=self.target.timeout,
-                                                stream=first.stream, patience=self.target.load_wait)
+                    exchange = self.breaker.abandon(first, request)
+                    if exchange is None:
+                        exchange = await send_async(client, first.id, request, self.target.bounds,
+                                                    stream=first.stream)
+                        self.breaker.record(exchange)
                 self._keep(signature, group, exchange)
 
             await asyncio.gather(*(one(sig, group) for sig, group in pending.items()))
         # A transport failure is confirmed before it is blamed on the request: sent again on a fresh connection,
         # one at a time, after the concurrent wave. The answer to that attempt is the one judged.
         for signature, group in pending.items():
-            self._keep(signature, group, await confirm(self._by_signature[signature], deadline=self.target.timeout,
-                                                       patience=self.target.load_wait))
+            if self.breaker.why(group[0][1]) is None:
+                self._keep(signature, group, await confirm(self._by_signature[signature], self.target.bounds))
         # Cases that ask for it are then sent several times at once, with nothing else running: a copy cut in
         # the middle of its answer is confirmed by a second round, never blamed on one.
         for signature, group in pending.items():
@@ -191,7 +233,7 @@ class Runner:
         async def copy() -> Exchange:
             limits = httpx.Limits(max_connections=1, max_keepalive_connections=0)
             async with httpx.AsyncClient(timeout=client_timeout(self.target.timeout), limits=limits) as client:
-                return await send_async(client, case.id, request, deadline=self.target.timeout, stream=case.stream)
+                return await send_async(client, case.id, request, self.target.bounds, stream=case.stream)
 
         rounds: list[tuple[Exchange, ...]] = []
         while len(rounds) < 2 and (not rounds or any(lost(e) for e in rounds[-1])):
@@ -237,6 +279,9 @@ class Runner:
             "duration_s": round(time.perf_counter() - self.started, 3),
             "loading_waited_s": round(max((e.waited for e in sent.values()), default=0.0), 3),
             "retried": sum(1 for e in sent.values() if e.transient is not None),
+            "resent_after_wait": sum(e.retries for e in sent.values()),
+            "waited_s": round(sum(e.waited for e in sent.values()), 3),
+            "abandoned": sum(1 for e in {id(e): e for e in self.exchanges.values()}.values() if e.abandoned),
         }
 
 

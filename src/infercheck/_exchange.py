@@ -126,7 +126,10 @@ class Exchange:
     error: str | None = None
     stream: bool = False
     sent: bool = True  # False: deliberately not sent, and ``error`` says why (budget, profile, no key)
-    waited: float = 0.0  # seconds spent waiting out 503 "model is loading" answers before this response
+    waited: float = 0.0  # seconds spent waiting out 503 "model is loading" and 429 answers before this response
+    retries: int = 0  # times the request was sent again after such an answer
+    overflow: bool = False  # the answer grew past a bound (--max-body, --max-events) and was cut there
+    abandoned: bool = False  # not sent: the endpoint had stopped answering this route (``error`` says so)
     transient: str | None = None  # the transport error of a first attempt, confirmed away by sending again
     cut: bool = False  # the answer had begun (status line received) when the connection was lost
     transient_cut: bool = False  # ``cut``, of the first attempt that ``transient`` describes

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -35,7 +36,7 @@ from ._checks import Outcome, Result
 from ._engine import Runner, request_key
 from ._exchange import Exchange
 from ._profiles import Profile
-from ._transport import client_timeout, confirm, send_async
+from ._transport import client_timeout, confirm, send_async, silent
 
 Resolver = Any  # referencing's resolver (its class is not public)
 
@@ -416,6 +417,10 @@ def explore(prop: Property, *, model: str, send: Send, context: _checks.Context,
                     tally[r.check] = r
         return exchange, [r for r in results if r.outcome is Outcome.FAILED]
 
+    def failing() -> None:
+        if hasattr(send, "failing"):
+            send.failing = True
+
     def attempt(drawn: Any) -> None:
         body, mutation, original = (drawn, None, None) if prop.polarity == "positive" else drawn
         case = case_for(prop, body, mutation)
@@ -428,9 +433,11 @@ def explore(prop: Property, *, model: str, send: Send, context: _checks.Context,
                 for r in plain_failed:
                     r.message = (f"{r.message}\n(not the violation's failure: found while sending {mutation}, but "
                                  "the request fails without that violation too)")
+                failing()
                 identity = (prop.id, "without-the-violation", tuple(sorted(r.check for r in plain_failed)))
                 raise _found_type(identity)(plain_case, plain, plain_failed)
         if failed:
+            failing()
             identity = (prop.id, mutation.kind if mutation else None, tuple(sorted(r.check for r in failed)))
             if mutation is not None:
                 seen.setdefault(identity, set()).add(mutation.where)
@@ -488,12 +495,19 @@ def _flatten(group: BaseExceptionGroup) -> Iterator[BaseException]:
 
 class Sender:
     """Sends generated requests on one event loop and client; identical requests are sent once, and at
-    most ``cap`` requests (further ones get None, so hypothesis stops there)."""
+    most ``cap`` requests (further ones get None, so hypothesis stops there). Once the suite has found a failure,
+    each new request is shrinking's (or a search past a failure's): those stop at ``shrink_budget`` (requests,
+    seconds). A route the runner's circuit breaker gave up on gets None at once."""
 
-    def __init__(self, runner: Runner, cap: int):
+    def __init__(self, runner: Runner, cap: int, shrink_budget: tuple[int, float] = (0, 0.0)):
         self.runner, self.cap = runner, cap
         self.memo: dict[tuple, Exchange] = {}
         self.sent = 0
+        self.failing = False  # set by the search once a failure was found: what follows is shrinking
+        self.shrink_budget = shrink_budget
+        self.shrink_spent: tuple[int, float] = (0, 0.0)
+        self.stopped: str | None = None  # why new requests are refused
+        self.unanswered: str | None = None  # what became of a request that timed out, or stayed rate limited
         self._loop = _aio.Loop()
         self._client = httpx.AsyncClient(timeout=client_timeout(runner.target.timeout))
 
@@ -502,14 +516,33 @@ class Sender:
         key = request_key(request)
         if key in self.memo:
             return self.memo[key]
+        why = self.runner.breaker.why(request)
+        if why is not None:
+            self.stopped = why
+            return None
+        if self.unanswered is not None:
+            self.stopped = (f"a request of this suite went unanswered ({self.unanswered}): that is not shrunk, and "
+                            "the suite's search stops there")
+            return None
+        if self.failing and (self.shrink_spent[0] >= self.shrink_budget[0]
+                             or self.shrink_spent[1] >= self.shrink_budget[1]):
+            self.stopped = (f"the shrink budget is spent ({self.shrink_budget[0]} requests, "
+                            f"{self.shrink_budget[1]:g} s: --shrink-budget)")
+            return None
         if self.sent >= self.cap or not self.runner.spend():
             return None
         self.sent += 1
-        exchange = self._loop.run(send_async(self._client, case.id, request, deadline=self.runner.target.timeout,
-                                             stream=case.stream, patience=self.runner.target.load_wait))
+        started = time.perf_counter()
+        bounds = self.runner.target.bounds
+        exchange = self._loop.run(send_async(self._client, case.id, request, bounds, stream=case.stream))
+        self.runner.breaker.record(exchange)
+        if silent(exchange):
+            self.unanswered = exchange.error or f"still {exchange.response.status} after {exchange.retries} retries"
         # confirmed before it is kept: a transport hiccup is no answer to shrink towards
-        exchange = self._loop.run(confirm(exchange, deadline=self.runner.target.timeout,
-                                          patience=self.runner.target.load_wait))
+        if self.runner.breaker.why(request) is None:
+            exchange = self._loop.run(confirm(exchange, bounds))
+        if self.failing:
+            self.shrink_spent = (self.shrink_spent[0] + 1, self.shrink_spent[1] + time.perf_counter() - started)
         self.memo[key] = exchange
         self.runner.generated.append(exchange)
         return exchange
@@ -519,19 +552,45 @@ class Sender:
         self._loop.close()
 
 
+DEFAULT_SHRINK_BUDGET = (200, 60.0)  # per suite, after its first failure: requests, seconds
+
+
+def parse_shrink_budget(text: str) -> tuple[int, float]:
+    """``REQUESTS:SECONDS`` (``100:60``), or ``REQUESTS`` alone (the default seconds); ``0`` shrinks nothing."""
+    requests, _, seconds = text.strip().partition(":")
+    try:
+        budget = (int(requests), float(seconds) if seconds else DEFAULT_SHRINK_BUDGET[1])
+    except ValueError:
+        raise ValueError(f"shrink budget {text!r}: expected REQUESTS:SECONDS, such as 100:60") from None
+    if budget[0] < 0 or budget[1] < 0:
+        raise ValueError(f"shrink budget {text!r}: requests and seconds must be >= 0")
+    return budget
+
+
 def run(runner: Runner, prop: Property, *, base: Settings, max_examples: int = DEFAULT_MAX_EXAMPLES,
-        seed: int | None = None) -> Exploration:
+        seed: int | None = None, shrink_budget: tuple[int, float] = DEFAULT_SHRINK_BUDGET) -> Exploration:
     """Explore ``prop`` against the runner's target, sharing its request budget; the results are added to
     the runner's, secrets redacted."""
     from ._report import redact_result
 
-    sender = Sender(runner, cap=max_examples * SHRINK_ALLOWANCE)
+    why = runner.breaker.why(runner.request_for(case_for(prop, {}), b"{}"))
+    if why is not None:  # the route was given up before the suite began: no search at all
+        found = Exploration(prop, [redact_result(_abandoned(runner, prop, why), runner.target.secrets())])
+        runner.results.extend(found.results)
+        return found
+    sender = Sender(runner, cap=max_examples * SHRINK_ALLOWANCE, shrink_budget=shrink_budget)
     try:
         found = explore(prop, model=runner.target.model or "", send=sender, context=runner.context,
                         profile=runner.profile, base=base, max_examples=max_examples, seed=seed)
     finally:
         sender.close()
     found.requests = sender.sent
+    if found.skipped and sender.stopped and sender.stopped in runner.breaker.tripped.values():
+        found.skipped = None  # not a skip: the endpoint stopped answering the route
+        found.results.append(_abandoned(runner, prop, sender.stopped))
+    elif sender.stopped and found.failures:
+        for r in found.failures:
+            r.message += f"\n(shrinking stopped early: {sender.stopped})"
     secrets = runner.target.secrets()
     # A request's own failure met by the negative suite (reported under the positive one) that the positive
     # suite already reported, for the same minimal request, is the same finding: reported once.
@@ -542,6 +601,14 @@ def run(runner: Runner, prop: Property, *, base: Settings, max_examples: int = D
         found.results = [runner.baseline.apply(r) for r in found.results]
     runner.results.extend(found.results)
     return found
+
+
+def _abandoned(runner: Runner, prop: Property, why: str) -> Result:
+    """The result of a suite whose route the endpoint stopped answering: status-code failed, saying so."""
+    chk = _checks.registry()["status-code"]
+    return Result(chk.id, f"property.{prop.id}", Outcome.FAILED, chk.severity, chk.title,
+                  f"not sent: {why}", expected=["2xx" if prop.polarity == "positive" else "4xx"],
+                  received="not sent: the endpoint had stopped answering")
 
 
 def cost(max_examples: int = DEFAULT_MAX_EXAMPLES) -> dict[str, int]:

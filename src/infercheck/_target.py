@@ -13,10 +13,11 @@ from . import _aio, _cases
 from ._cases import Case
 from ._exchange import Exchange, Request
 from ._tasks import TASKS
-from ._transport import client_timeout, confirm, send_async
+from ._transport import DEFAULT_MAX_BODY, DEFAULT_MAX_EVENTS, DEFAULT_MAX_RETRIES, Bounds, client_timeout, confirm, send_async
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_LOAD_WAIT = 120.0  # seconds a 503 "model is loading" may be waited out, per request
+DEFAULT_BREAKER = 5  # requests in a row to one route that time out or are refused: the route is given up
 APIS = ("openai", "tgi", "hf")
 WRONG_KEY = "infercheck-wrong-key-0000"  # sent by the auth cases that need a refused key
 ALL_TASKS = "all"  # --task all: every task, each at {base}/{task} (the embedded endpoint's /models/{task})
@@ -36,7 +37,15 @@ class Target:
     discovery: list[Exchange] = field(default_factory=list)  # requests made while resolving
     api: str = "openai"  # openai, tgi, hf
     task: str | None = None  # for api hf: the task the URL serves, or "all" (each task at {base_url}/{task})
-    load_wait: float = DEFAULT_LOAD_WAIT
+    load_wait: float = DEFAULT_LOAD_WAIT  # seconds one request may wait out 503 "loading" and 429 answers
+    max_body: int = DEFAULT_MAX_BODY
+    max_events: int = DEFAULT_MAX_EVENTS
+    max_retries: int = DEFAULT_MAX_RETRIES
+    breaker: int = DEFAULT_BREAKER  # requests in a row of one route left unanswered before it is given up; 0: never
+
+    @property
+    def bounds(self) -> Bounds:
+        return Bounds(self.timeout, self.load_wait, self.max_body, self.max_events, self.max_retries)
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -89,12 +98,15 @@ def selects(api: str, task: str | None, item_api: str, route: str) -> bool:
 def resolve(
     base_url: str, *, api_key: str | None = None, model: str | None = None, timeout: float = DEFAULT_TIMEOUT,
     api: str = "openai", task: str | None = None, load_wait: float = DEFAULT_LOAD_WAIT,
+    max_body: int = DEFAULT_MAX_BODY, max_events: int = DEFAULT_MAX_EVENTS, max_retries: int = DEFAULT_MAX_RETRIES,
+    breaker: int = DEFAULT_BREAKER,
 ) -> Target:
     """Check the target answers and pick the model: OpenAI-style, ``GET /models`` (the first model listed when
     none is given); TGI, ``GET /info``; a Hugging Face task endpoint, the task's documented request."""
     api, task = choose_api(api, task)
     target = Target(normalise_base_url(base_url), api_key or None, model or None, timeout, api=api, task=task,
-                    load_wait=load_wait)
+                    load_wait=load_wait, max_body=max_body, max_events=max_events, max_retries=max_retries,
+                    breaker=breaker)
     exchange = _aio.run(_discover(target))
     target.discovery.append(exchange)
     where = exchange.request.url
@@ -180,8 +192,8 @@ async def _discover(target: Target) -> Exchange:
         path, name = ("/info", "tgi.info") if target.api == "tgi" else ("/models", "models.list")
         request = Request("GET", target.url(path), target.headers(), secret=target.api_key or "")
     async with httpx.AsyncClient(timeout=client_timeout(target.timeout)) as client:
-        exchange = await send_async(client, name, request, deadline=target.timeout, patience=target.load_wait)
-    return await confirm(exchange, deadline=target.timeout, patience=target.load_wait)
+        exchange = await send_async(client, name, request, target.bounds)
+    return await confirm(exchange, target.bounds)
 
 
 @contextmanager

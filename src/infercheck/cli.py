@@ -21,7 +21,9 @@ from ._crash import crash
 from ._progress import RunProgress
 from ._report import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, FAIL_ON, RESULTS_SCHEMA, summary, verdict
 from ._resources import data_dir
-from ._target import ALL_TASKS, APIS, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, TargetError, choose_api, embedded, resolve
+from ._target import (ALL_TASKS, APIS, DEFAULT_BREAKER, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, TargetError, choose_api,
+                      embedded, resolve)
+from ._transport import DEFAULT_MAX_BODY, DEFAULT_MAX_EVENTS, DEFAULT_MAX_RETRIES, parse_size
 from ._tasks import TASKS
 from ._version import __version__
 
@@ -34,6 +36,26 @@ def _fault_names(ctx: click.Context, param: click.Parameter, value: tuple[str, .
         return check_names([n for v in value for n in v.split(",") if n])
     except ValueError as exc:
         raise click.BadParameter(f"{str(exc).split(';')[0]}; see `infercheck serve --list-faults`") from None
+
+
+def _shrink_budget(value: str) -> str:
+    try:
+        _properties.parse_shrink_budget(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+class _Size(click.ParamType):
+    name = "size"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def _guarded(command):
@@ -118,6 +140,19 @@ def main(ctx: click.Context, config_path: str | None) -> None:
               help="Requests in flight at once; 1 is strictly sequential.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds allowed for each request, streamed body included.")
+@click.option("--max-body", type=_Size(), default=str(DEFAULT_MAX_BODY), show_default="8MiB", envvar="INFERCHECK_MAX_BODY",
+              show_envvar=True, help="Bytes of one answer read at most (e.g. 8MiB, 500k); a longer one is cut there and "
+                                     "fails.")
+@click.option("--max-events", type=click.IntRange(min=1), default=DEFAULT_MAX_EVENTS, show_default=True,
+              envvar="INFERCHECK_MAX_EVENTS", show_envvar=True,
+              help="Events of one streamed answer read at most; a longer stream is cut there and fails.")
+@click.option("--max-retries", type=click.IntRange(min=0), default=DEFAULT_MAX_RETRIES, show_default=True,
+              envvar="INFERCHECK_MAX_RETRIES", show_envvar=True,
+              help="Times one request answered 429 is sent again, after its Retry-After (within --load-wait).")
+@click.option("--breaker", type=click.IntRange(min=0), default=DEFAULT_BREAKER, show_default=True,
+              envvar="INFERCHECK_BREAKER", show_envvar=True,
+              help="Requests in a row to one route that time out or are refused before the rest of that route's "
+                   "requests are not sent (each then fails: the endpoint stopped answering); 0: never.")
 @click.option("--profile", envvar="INFERCHECK_PROFILE", show_envvar=True, default=_profiles.DEFAULT, show_default=True,
               help=f"Which documented variations count as deviations: {', '.join(_profiles.names())}, "
                    "or a path to a profile .toml.")
@@ -126,6 +161,11 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 @click.option("--max-examples", type=click.IntRange(min=1), envvar="INFERCHECK_MAX_EXAMPLES", show_envvar=True,
               help=f"Generated requests per property suite [default: {_properties.DEFAULT_MAX_EXAMPLES}, or the "
                    "hypothesis profile's].")
+@click.option("--shrink-budget", envvar="INFERCHECK_SHRINK_BUDGET", show_envvar=True,
+              default=f"{_properties.DEFAULT_SHRINK_BUDGET[0]}:{_properties.DEFAULT_SHRINK_BUDGET[1]:g}", show_default=True,
+              callback=lambda ctx, param, value: _shrink_budget(value),
+              help="After a property suite's first failure, at most REQUESTS:SECONDS more of it (shrinking); 0 "
+                   "shrinks nothing.")
 @click.option("--seed", type=int, envvar="INFERCHECK_SEED", show_envvar=True,
               help="Seed of the property suites, to repeat a run exactly [default: random, printed].")
 @click.option("--hypothesis-profile", envvar="INFERCHECK_HYPOTHESIS_PROFILE", show_envvar=True,
@@ -151,7 +191,8 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 @click.option("-k", "keyword", help="Only run checks whose id matches this pytest -k expression.")
 @click.option("-v", "--verbose", is_flag=True, help="List every check as it runs; print internal errors' tracebacks.")
 @_guarded
-def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, profile, max_requests, max_examples, seed,
+def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, max_body, max_events, max_retries,
+        breaker, profile, max_requests, max_examples, shrink_budget, seed,
         hypothesis_profile, json_path, junit_path, allure_dir, markdown_path, html_path, fail_on, baseline_path,
         write_baseline, faults, keyword, verbose):
     """Run the conformance suites against a target (default: the embedded reference endpoint)."""
@@ -189,7 +230,8 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
             url = base_url or stack.enter_context(embedded(api_key=api_key, model=model, faults=faults, api=api,
                                                            task=task))
             target = resolve(url, api_key=api_key, model=model, timeout=timeout, api=api, task=task,
-                             load_wait=load_wait)
+                             load_wait=load_wait, max_body=max_body, max_events=max_events, max_retries=max_retries,
+                             breaker=breaker)
         except TargetError as exc:
             _die(str(exc))
         target.embedded = not base_url
@@ -216,6 +258,7 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, pr
             args += ["--infercheck-max-examples", str(max_examples)]
         if seed is not None:
             args += ["--infercheck-seed", str(seed)]
+        args += ["--infercheck-shrink-budget", shrink_budget]
         if hypothesis_profile:
             args += ["--infercheck-hypothesis-profile", hypothesis_profile]
         if json_path:
@@ -314,9 +357,19 @@ def _summarise(console: Console, results: list[Result], stats: dict, profile: st
         console.print("  seen in: " + ", ".join(f"{r.case}/{r.check}" for r in group[:8])
                       + (f" and {len(group) - 8} more" if len(group) > 8 else ""), markup=False, soft_wrap=True)
         console.print("  e.g. " + first.message.split("\nseen: ", 1)[-1], markup=False, soft_wrap=True)
+    # failures: one paragraph per check and message; the same failure of many cases (a stopped endpoint, one
+    # timeout after another) names the other cases instead of repeating itself
+    same: dict[tuple[str, str], list[Result]] = {}
     for r in failures:
+        same.setdefault((r.check, r.message), []).append(r)
+    for group in same.values():
+        r = group[0]
         console.print(f"\n[red bold]FAILED[/] {escape(f'[{r.severity}]')} [bold]{r.check}[/]: {r.title}")
         console.print(r.render().split("\n", 1)[1], markup=False, soft_wrap=True)
+        if len(group) > 1:
+            others = [o.case for o in group[1:]]
+            console.print(f"  the same failure in {len(others)} more case(s): " + ", ".join(others[:8])
+                          + (f" and {len(others) - 8} more" if len(others) > 8 else ""), markup=False, soft_wrap=True)
     if baseline is not None:
         known = [r for r in results if r.outcome is Outcome.KNOWN]
         if known:
@@ -342,6 +395,12 @@ def _summarise(console: Console, results: list[Result], stats: dict, profile: st
     if stats["loading_waited_s"]:
         console.print(f"model loading: requests waited up to {stats['loading_waited_s']:g} s "
                       "(503 'currently loading' with estimated_time, waited out)")
+    if stats.get("resent_after_wait"):
+        console.print(f"waiting: {stats['resent_after_wait']} request(s) sent again after a 503 'loading' or 429 "
+                      f"'rate limited' answer, {stats['waited_s']:g} s waited in all; checks judged the final answers")
+    if stats.get("abandoned"):
+        console.print(f"circuit breaker: {stats['abandoned']} case(s) not sent: the endpoint had stopped answering "
+                      "their route (--breaker)")
     if stats.get("retried"):
         console.print(f"transport: {stats['retried']} request(s) lost their connection without an answer and were "
                       "sent again, alone, on a fresh connection; the second answers were judged")

@@ -23,8 +23,9 @@ from ._checks import Outcome, Result, internal_error
 from ._resources import data_dir
 from ._engine import Item, Runner
 from ._exchange import Exchange
-from ._target import (ALL_TASKS, APIS, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, Target, TargetError, choose_api, embedded,
-                      resolve, selects)
+from ._target import (ALL_TASKS, APIS, DEFAULT_BREAKER, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, Target, TargetError,
+                      choose_api, embedded, resolve, selects)
+from ._transport import DEFAULT_MAX_BODY, DEFAULT_MAX_EVENTS, DEFAULT_MAX_RETRIES, parse_size
 
 # name, environment variables (first set wins), help
 _SETTINGS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -39,6 +40,11 @@ _SETTINGS: dict[str, tuple[tuple[str, ...], str]] = {
     "model": (("INFERCHECK_MODEL",), "model to test (default: the first from GET /models)"),
     "concurrency": (("INFERCHECK_CONCURRENCY",), f"requests in flight at once (default {_engine.DEFAULT_CONCURRENCY})"),
     "timeout": (("INFERCHECK_TIMEOUT",), f"seconds allowed per request (default {DEFAULT_TIMEOUT:g})"),
+    "max_body": (("INFERCHECK_MAX_BODY",), "bytes of one answer read at most (500k, 8MiB; default 8MiB)"),
+    "max_events": (("INFERCHECK_MAX_EVENTS",), f"events of one streamed answer read at most (default {DEFAULT_MAX_EVENTS})"),
+    "max_retries": (("INFERCHECK_MAX_RETRIES",), f"re-sends of a request answered 429 (default {DEFAULT_MAX_RETRIES})"),
+    "breaker": (("INFERCHECK_BREAKER",), f"requests in a row to one route unanswered before the rest are not sent "
+                f"(default {DEFAULT_BREAKER}; 0: never)"),
     "json": (("INFERCHECK_JSON",), "write the results document to this path"),
     "profile": (("INFERCHECK_PROFILE",),
                 f"dialect profile: {', '.join(_profiles.names())}, or a .toml path (default {_profiles.DEFAULT})"),
@@ -47,6 +53,9 @@ _SETTINGS: dict[str, tuple[tuple[str, ...], str]] = {
     "max_examples": (("INFERCHECK_MAX_EXAMPLES",),
                      f"generated requests per property (default {_properties.DEFAULT_MAX_EXAMPLES}, or the "
                      "hypothesis profile's)"),
+    "shrink_budget": (("INFERCHECK_SHRINK_BUDGET",),
+                      "after a property suite's first failure, at most REQUESTS:SECONDS more (default "
+                      f"{_properties.DEFAULT_SHRINK_BUDGET[0]}:{_properties.DEFAULT_SHRINK_BUDGET[1]:g})"),
     "seed": (("INFERCHECK_SEED",), "seed of the property suites, for a reproducible run (default: random, reported)"),
     "fail_on": (("INFERCHECK_FAIL_ON",), f"what fails the run: {', '.join(_report.FAIL_ON)} (default failed); "
                 "internal errors always do"),
@@ -145,6 +154,15 @@ class State:
             raise pytest.UsageError(f"infercheck: {name} must be positive, not {raw!r}")
         return value
 
+    def _count(self, name: str, default: int) -> int:
+        """A whole number >= 0."""
+        raw = setting(self.config, name)
+        if raw is None:
+            return default
+        if not raw.strip().isdigit():
+            raise pytest.UsageError(f"infercheck: {name} must be a whole number >= 0, not {raw!r}")
+        return int(raw)
+
     def preset(self) -> Preset | None:
         return next((p for p in self.config.pluginmanager.get_plugins() if isinstance(p, Preset)), None)
 
@@ -169,8 +187,16 @@ class State:
         is_embedded = base_url is None
         if is_embedded:
             base_url = self.stack.enter_context(embedded(api_key=api_key, faults=faults, api=api, task=task))
+        max_body = setting(self.config, "max_body")
+        try:
+            max_body = parse_size(max_body) if max_body is not None else DEFAULT_MAX_BODY
+        except ValueError as exc:
+            raise pytest.UsageError(f"infercheck: max_body: {exc}") from None
         target = resolve(base_url, api_key=api_key, model=setting(self.config, "model"), timeout=timeout, api=api,
-                         task=task, load_wait=self._number("load_wait", float, DEFAULT_LOAD_WAIT))
+                         task=task, load_wait=self._number("load_wait", float, DEFAULT_LOAD_WAIT), max_body=max_body,
+                         max_events=self._number("max_events", int, DEFAULT_MAX_EVENTS),
+                         max_retries=self._count("max_retries", DEFAULT_MAX_RETRIES),
+                         breaker=self._count("breaker", DEFAULT_BREAKER))
         target.embedded = is_embedded
         return target
 
@@ -291,7 +317,12 @@ class Verifier:
     def explore(self, prop: _properties.Property) -> _properties.Exploration:
         """Run one property suite; its failures (each shrunk to a minimal request) fail the test."""
         base, examples, seed = self.state.hypothesis()
-        found = _properties.run(self.runner, prop, base=base, max_examples=examples, seed=seed)
+        raw = setting(self.state.config, "shrink_budget")
+        try:
+            budget = _properties.parse_shrink_budget(raw) if raw else _properties.DEFAULT_SHRINK_BUDGET
+        except ValueError as exc:
+            raise pytest.UsageError(f"infercheck: {exc}") from None
+        found = _properties.run(self.runner, prop, base=base, max_examples=examples, seed=seed, shrink_budget=budget)
         route = _properties.ROUTES[prop.route]
         for result in found.failures:
             _allure(result, feature=f"{route.api} {prop.route}")

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from .. import _schemas
 from . import _generator as gen
-from ._faults import check_names
+from ._faults import HOSTILE, check_names
 
 DEFAULT_MODEL = "infercheck-tiny"
 EMBEDDING_DIMENSIONS = 64
@@ -41,16 +41,22 @@ class ApiError(Exception):
 
 
 def create_app(*, api_key: str | None = None, model: str = DEFAULT_MODEL, faults: Iterable[str] = (),
-               task: str | None = None, ttft_ms: float = 0.0, itl_ms: float = 0.0) -> Starlette:
+               task: str | None = None, ttft_ms: float = 0.0, itl_ms: float = 0.0) -> Any:
     """The reference endpoint: the OpenAI-style API under /v1, TGI's native routes, and every Hugging Face task
     under /models/{task}; ``task`` also serves that task at POST / (as an Inference Endpoint serves its model).
     ``ttft_ms`` and ``itl_ms`` inject latency: the first token of an answer leaves that long after the request
     arrived, each next one ``itl_ms`` after it (serve/_pace.py)."""
-    app = _Endpoint(api_key, model, frozenset(check_names(tuple(faults))), task).app
+    planted = frozenset(check_names(tuple(faults)))
+    app = _Endpoint(api_key, model, planted, task).app
     if ttft_ms or itl_ms:
         from ._pace import Pace
 
         app.add_middleware(Pace, ttft=ttft_ms / 1000, itl=itl_ms / 1000)
+    hostile = [f for f in planted if f in HOSTILE or f == "rate-limited"]
+    if hostile:
+        from ._hostile import Hostile
+
+        return Hostile(app, hostile[0], model)  # outermost: it reaches below HTTP, the connection itself
     return app
 
 

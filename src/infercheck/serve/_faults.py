@@ -87,7 +87,24 @@ FAULTS: dict[str, str] = {
                             "plain text, 422 (400 when not JSON), as TGI's web framework does",
 }
 
+# hostile behaviours (serve/_hostile.py): each applies to every POST; one at a time
+HOSTILE: dict[str, str] = {
+    "post-hang": "POSTs are accepted and read, and never answered",
+    "stall-mid-body": "POSTs get their status, headers and a few bytes of body, then nothing more",
+    "stream-endless": "streamed POSTs get chunk events without end, as fast as the connection takes them",
+    "body-huge": "POSTs are answered 200 with a 1 GiB JSON body",
+    "utf8-invalid": "POSTs are answered with a JSON body holding bytes that are not UTF-8",
+    "connection-reset": "POSTs are answered by resetting the connection (TCP RST)",
+    "content-length-long": "POSTs are answered with a Content-Length longer than the body, then the connection closes",
+    "chunked-malformed": "POSTs are answered with a chunked body whose chunk size is not hexadecimal",
+    "proxy-502-html": "POSTs are answered 502 with nginx's HTML error page, as a proxy in front of a dead endpoint",
+    "rate-limited-forever": "every POST is answered 429 with Retry-After: 1",
+}
+FAULTS.update(HOSTILE)
+
 QUIRKS: dict[str, str] = {
+    "rate-limited": "(conformant) the first two POSTs to each path are answered 429 with Retry-After: 1, as an "
+                    "endpoint under a rate limit does",
     "sse-quirks": "(conformant) streams use CRLF line ends, ': comment' lines, 'event: message' and 'id:' fields",
     "loading": "(conformant) Hugging Face and TGI requests answer 503 'currently loading' with estimated_time for "
                "0.3 s after the first one",
@@ -102,4 +119,7 @@ def check_names(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     unknown = [n for n in names if n not in FAULTS and n not in QUIRKS]
     if unknown:
         raise ValueError(f"unknown fault {', '.join(unknown)}; known: {', '.join([*FAULTS, *QUIRKS])}")
+    hostile = [n for n in names if n in HOSTILE or n == "rate-limited"]
+    if len(hostile) > 1:
+        raise ValueError(f"hostile behaviours apply to every POST: plant one at a time, not {', '.join(hostile)}")
     return tuple(names)
