@@ -69,6 +69,7 @@ class Breaker:
     limit: int
     streaks: dict[str, int] = field(default_factory=dict)
     tripped: dict[str, str] = field(default_factory=dict)  # route -> why it was given up
+    last: dict[str, Exchange] = field(default_factory=dict)  # route -> the unanswered request that tripped it
 
     def record(self, exchange: Exchange) -> None:
         if not exchange.sent:
@@ -79,6 +80,7 @@ class Breaker:
             return
         streak = self.streaks[route] = self.streaks.get(route, 0) + 1
         if self.limit and streak >= self.limit and route not in self.tripped:
+            self.last[route] = exchange
             self.tripped[route] = (f"the endpoint stopped answering {route}: {streak} requests in a row went "
                                    f"unanswered (the last: {exchange.error}), so the rest were not sent (--breaker)")
 

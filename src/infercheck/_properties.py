@@ -606,9 +606,11 @@ def run(runner: Runner, prop: Property, *, base: Settings, max_examples: int = D
 def _abandoned(runner: Runner, prop: Property, why: str) -> Result:
     """The result of a suite whose route the endpoint stopped answering: status-code failed, saying so."""
     chk = _checks.registry()["status-code"]
+    tripped = next((e for route, e in runner.breaker.last.items() if runner.breaker.tripped[route] == why), None)
     return Result(chk.id, f"property.{prop.id}", Outcome.FAILED, chk.severity, chk.title,
                   f"not sent: {why}", expected=["2xx" if prop.polarity == "positive" else "4xx"],
-                  received="not sent: the endpoint had stopped answering")
+                  received="not sent: the endpoint had stopped answering",
+                  curl=tripped.curl() if tripped is not None else "")  # the request it stopped answering
 
 
 def cost(max_examples: int = DEFAULT_MAX_EXAMPLES) -> dict[str, int]:
