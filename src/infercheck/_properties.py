@@ -552,7 +552,7 @@ class Sender:
         self._loop.close()
 
 
-DEFAULT_SHRINK_BUDGET = (200, 60.0)  # per suite, after its first failure: requests, seconds
+DEFAULT_SHRINK_BUDGET = (400, 120.0)  # per suite, after its first failure: requests, seconds
 
 
 def parse_shrink_budget(text: str) -> tuple[int, float]:
