@@ -397,10 +397,11 @@ def _summarise(console: Console, results: list[Result], stats: dict, profile: st
                       "(503 'currently loading' with estimated_time, waited out)")
     if stats.get("resent_after_wait"):
         console.print(f"waiting: {stats['resent_after_wait']} request(s) sent again after a 503 'loading' or 429 "
-                      f"'rate limited' answer, {stats['waited_s']:g} s waited in all; checks judged the final answers")
+                      f"'rate limited' answer, {stats['waited_s']:g} s waited in all; checks judged the final answers",
+                      soft_wrap=True)
     if stats.get("abandoned"):
         console.print(f"circuit breaker: {stats['abandoned']} case(s) not sent: the endpoint had stopped answering "
-                      "their route (--breaker)")
+                      "their route (--breaker)", soft_wrap=True)
     if stats.get("retried"):
         console.print(f"transport: {stats['retried']} request(s) lost their connection without an answer and were "
                       "sent again, alone, on a fresh connection; the second answers were judged")
