@@ -65,7 +65,8 @@ async def send(batch: list[Request], concurrency: int) -> list[Exchange]:
     async with httpx.AsyncClient(timeout=_transport.client_timeout(60), limits=limits) as client:
         async def one(request: Request) -> Exchange:
             async with gate:
-                return await _transport.send_async(client, "bench", request, _transport.Bounds(timeout=60), stream=True)
+                bounds = _transport.Bounds(timeout=60, patience=0)
+                return await _transport.send_async(client, "bench", request, bounds, stream=True)
 
         return await asyncio.gather(*(one(r) for r in batch))
 

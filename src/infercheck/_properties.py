@@ -33,7 +33,7 @@ from jsonschema import Draft202012Validator
 from . import _aio, _checks, _schemas
 from ._cases import Case
 from ._checks import Outcome, Result
-from ._engine import Runner, request_key
+from ._engine import Runner, request_key, route_of
 from ._exchange import Exchange
 from ._profiles import Profile
 from ._transport import client_timeout, confirm, send_async, silent
@@ -507,6 +507,7 @@ class Sender:
         self.shrink_budget = shrink_budget
         self.shrink_spent: tuple[int, float] = (0, 0.0)
         self.stopped: str | None = None  # why new requests are refused
+        self.given_up: str | None = None  # the route the circuit breaker gave up on, when that refused one
         self.unanswered: str | None = None  # what became of a request that timed out, or stayed rate limited
         self._loop = _aio.Loop()
         self._client = httpx.AsyncClient(timeout=client_timeout(runner.target.timeout))
@@ -518,7 +519,7 @@ class Sender:
             return self.memo[key]
         why = self.runner.breaker.why(request)
         if why is not None:
-            self.stopped = why
+            self.stopped, self.given_up = why, route_of(request)
             return None
         if self.unanswered is not None:
             self.stopped = (f"a request of this suite went unanswered ({self.unanswered}): that is not shrunk, and "
@@ -573,9 +574,9 @@ def run(runner: Runner, prop: Property, *, base: Settings, max_examples: int = D
     the runner's, secrets redacted."""
     from ._report import redact_result
 
-    why = runner.breaker.why(runner.request_for(case_for(prop, {}), b"{}"))
-    if why is not None:  # the route was given up before the suite began: no search at all
-        found = Exploration(prop, [redact_result(_abandoned(runner, prop, why), runner.target.secrets())])
+    route = route_of(runner.request_for(case_for(prop, {}), b"{}"))
+    if route in runner.breaker.tripped:  # the route was given up before the suite began: no search at all
+        found = Exploration(prop, [redact_result(_abandoned(runner, prop, route), runner.target.secrets())])
         runner.results.extend(found.results)
         return found
     sender = Sender(runner, cap=max_examples * SHRINK_ALLOWANCE, shrink_budget=shrink_budget)
@@ -585,9 +586,9 @@ def run(runner: Runner, prop: Property, *, base: Settings, max_examples: int = D
     finally:
         sender.close()
     found.requests = sender.sent
-    if found.skipped and sender.stopped and sender.stopped in runner.breaker.tripped.values():
+    if found.skipped and sender.given_up is not None:
         found.skipped = None  # not a skip: the endpoint stopped answering the route
-        found.results.append(_abandoned(runner, prop, sender.stopped))
+        found.results.append(_abandoned(runner, prop, sender.given_up))
     elif sender.stopped and found.failures:
         for r in found.failures:
             r.message += f"\n(shrinking stopped early: {sender.stopped})"
@@ -603,14 +604,14 @@ def run(runner: Runner, prop: Property, *, base: Settings, max_examples: int = D
     return found
 
 
-def _abandoned(runner: Runner, prop: Property, why: str) -> Result:
-    """The result of a suite whose route the endpoint stopped answering: status-code failed, saying so."""
+def _abandoned(runner: Runner, prop: Property, route: str) -> Result:
+    """The result of a suite whose route the endpoint stopped answering: status-code failed, saying so, with the
+    curl of the request that tripped the breaker."""
     chk = _checks.registry()["status-code"]
-    tripped = next((e for route, e in runner.breaker.last.items() if runner.breaker.tripped[route] == why), None)
     return Result(chk.id, f"property.{prop.id}", Outcome.FAILED, chk.severity, chk.title,
-                  f"not sent: {why}", expected=["2xx" if prop.polarity == "positive" else "4xx"],
-                  received="not sent: the endpoint had stopped answering",
-                  curl=tripped.curl() if tripped is not None else "")  # the request it stopped answering
+                  f"not sent: {runner.breaker.tripped[route]}",
+                  expected=["2xx" if prop.polarity == "positive" else "4xx"],
+                  received="not sent: the endpoint had stopped answering", curl=runner.breaker.last[route].curl())
 
 
 def cost(max_examples: int = DEFAULT_MAX_EXAMPLES) -> dict[str, int]:

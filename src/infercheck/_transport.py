@@ -41,8 +41,8 @@ class Bounds:
     answer, ``max_events`` stream events, and at most ``patience`` seconds waiting out 503 "model is loading"
     and 429 "rate limited" answers (the latter re-sent at most ``max_retries`` times)."""
 
-    timeout: float = 60.0
-    patience: float = 120.0
+    timeout: float
+    patience: float
     max_body: int = DEFAULT_MAX_BODY
     max_events: int = DEFAULT_MAX_EVENTS
     max_retries: int = DEFAULT_MAX_RETRIES
