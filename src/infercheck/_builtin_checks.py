@@ -60,8 +60,9 @@ def status_code(case: Case, ex: Exchange, ctx: Context) -> None:
                       "--max-retries, --load-wait)")
         elif ex.waited:
             waited = f" (after waiting {ex.waited:g} s for the model to load: --load-wait)"
-        if ex.response.media_type == "text/html" or "HTML page" in not_json(ex.response.body[:4096]):
-            waited += f": {not_json(ex.response.body[:4096])}"
+        why = not_json(ex.response.body[:4096])
+        if ex.response.media_type == "text/html" or why.startswith("the body is an HTML page"):
+            waited += f": {why}"
         fail(
             f"{case.method} {case.path or httpx.URL(ex.request.url).path} answered {status}, "
             f"expected {want}{waited}",

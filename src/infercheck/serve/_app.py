@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from .. import _schemas
 from . import _generator as gen
-from ._faults import HOSTILE, check_names
+from ._faults import check_names, hostile_of
 
 DEFAULT_MODEL = "infercheck-tiny"
 EMBEDDING_DIMENSIONS = 64
@@ -52,7 +52,7 @@ def create_app(*, api_key: str | None = None, model: str = DEFAULT_MODEL, faults
         from ._pace import Pace
 
         app.add_middleware(Pace, ttft=ttft_ms / 1000, itl=itl_ms / 1000)
-    hostile = [f for f in planted if f in HOSTILE or f == "rate-limited"]
+    hostile = hostile_of(planted)
     if hostile:
         from ._hostile import Hostile
 

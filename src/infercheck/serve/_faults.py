@@ -115,11 +115,16 @@ QUIRKS: dict[str, str] = {
 }
 
 
+def hostile_of(names: tuple[str, ...] | list[str] | frozenset[str]) -> list[str]:
+    """The behaviours among ``names`` that ``serve/_hostile.py`` plays (the conformant ``rate-limited`` included)."""
+    return [n for n in names if n in HOSTILE or n == "rate-limited"]
+
+
 def check_names(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     unknown = [n for n in names if n not in FAULTS and n not in QUIRKS]
     if unknown:
         raise ValueError(f"unknown fault {', '.join(unknown)}; known: {', '.join([*FAULTS, *QUIRKS])}")
-    hostile = [n for n in names if n in HOSTILE or n == "rate-limited"]
+    hostile = hostile_of(names)
     if len(hostile) > 1:
         raise ValueError(f"hostile behaviours apply to every POST: plant one at a time, not {', '.join(hostile)}")
     return tuple(names)
