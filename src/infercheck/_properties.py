@@ -6,18 +6,20 @@ text tasks): the part of the contract every conformant endpoint must serve, boun
 field, a wrong type, an out-of-range number, an unknown enum value). Each must get a 4xx with the
 error envelope: never 200, never 5xx, never a hang.
 
-hypothesis drives the generation and shrinks each failure to a minimal request. A failure's identity is
-its property, its kind of mutation and the set of checks it fails: failures that differ only in generated
-values, or in the field that was broken, are reported once, with the curl of the minimal request and
-every field where the same failure was seen.
+hypothesis draws each suite's requests up front; every suite's are then sent together, ``--concurrency`` in
+flight, and each distinct failure is shrunk to a minimal request in waves of simpler candidates sent at once
+(``_shrink``). A failure's identity is its property, its kind of mutation and the set of checks it fails:
+failures that differ only in generated values, or in the field that was broken, are reported once, with the
+curl of the minimal request and every field where the same failure was seen.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -30,11 +32,11 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from jsonschema import Draft202012Validator
 
-from . import _aio, _checks, _schemas
+from . import _aio, _checks, _schemas, _shrink
 from ._cases import Case
 from ._checks import Outcome, Result
 from ._engine import Runner, request_key, route_of
-from ._exchange import Exchange
+from ._exchange import Exchange, Request
 from ._profiles import Profile
 from ._transport import client_timeout, confirm, send_async, silent
 
@@ -327,21 +329,6 @@ def negative(route: str, model: str, profile: Profile | None = None
 # -- exploring -----------------------------------------------------------------------------------------
 
 
-class _Found(Exception):
-    """A failing example; one subclass per failure identity, so hypothesis shrinks each separately."""
-
-    def __init__(self, case: Case, exchange: Exchange, results: list[Result]):
-        super().__init__(case.id)
-        self.case, self.exchange, self.results = case, exchange, results
-
-
-_FOUND_TYPES: dict[tuple, type[_Found]] = {}
-
-
-def _found_type(identity: tuple) -> type[_Found]:
-    return _FOUND_TYPES.setdefault(identity, type("PropertyFailure", (_Found,), {"identity": identity}))
-
-
 def case_for(prop: Property, body: dict[str, Any], mutation: Mutation | None = None) -> Case:
     route = ROUTES[prop.route]
     name = f"property.{prop.id}" + (f"[{mutation}]" if mutation else "")
@@ -379,31 +366,126 @@ class Exploration:
         return [r for r in self.results if r.outcome is Outcome.ERROR]
 
 
-Send = Callable[[Case, bytes], Exchange | None]
+def draws(prop: Property, *, model: str, profile: Profile, base: Settings, max_examples: int,
+          seed: int | None) -> list[Any]:
+    """The requests a suite sends first, drawn by hypothesis up front (nothing is sent while drawing, so a seed
+    always draws the same ones): bodies for a positive suite, (body, mutation, original) for a negative one."""
+    strategy = positive(prop.route, model, profile) if prop.polarity == "positive" else negative(
+        prop.route, model, profile)
+    drawn: list[Any] = []
+
+    def keep(example: Any) -> None:
+        drawn.append(example)
+
+    test = given(strategy)(keep)
+    test = Settings(base, max_examples=max_examples, deadline=None, database=None, verbosity=Verbosity.quiet,
+                    phases=(Phase.explicit, Phase.generate), suppress_health_check=list(HealthCheck))(test)
+    if seed is not None:
+        test = hypothesis_seed(seed)(test)
+    try:
+        test()
+    except Unsatisfiable:
+        pass  # fewer than asked for: what was drawn is sent
+    return drawn
 
 
-def explore(prop: Property, *, model: str, send: Send, context: _checks.Context, profile: Profile,
-            base: Settings, max_examples: int, seed: int | None) -> Exploration:
-    """Generate requests for ``prop``, check every answer, shrink each distinct failure."""
+@dataclass
+class _Finding:
+    """A failing request: its identity (the property, the kind of violation, the failed checks), what was sent and
+    judged, and the positive request it is shrunk as (the request itself, or the one the violation was put in)."""
+
+    identity: tuple
+    case: Case
+    exchange: Exchange
+    results: list[Result]
+    original: dict[str, Any]
+    mutation: Mutation | None = None  # the violation kept while shrinking
+    blamed: Mutation | None = None  # a request's own failure: the violation it was found with
+    steps: int = 0  # simplifications kept
+    stopped: str | None = None  # why shrinking stopped before the request was minimal
+
+
+class _Suite:
+    """One suite's sending. Every suite shares the runner's client and its gate of ``--concurrency`` requests in
+    flight; identical requests are sent once; at most ``cap`` requests in all. Shrinking's requests stop at the
+    ``shrink_budget`` (requests, seconds since shrinking began). A route the circuit breaker gave up on, and
+    every request after one of the suite's went unanswered, are not sent (None)."""
+
+    def __init__(self, runner: Runner, client: httpx.AsyncClient, gate: asyncio.Semaphore, cap: int,
+                 shrink_budget: tuple[int, float]):
+        self.runner, self.client, self.gate, self.cap, self.shrink_budget = runner, client, gate, cap, shrink_budget
+        self.memo: dict[tuple, asyncio.Future[Exchange | None]] = {}
+        self.sent = 0
+        self.shrink_sent = 0
+        self.shrinking_since: float | None = None
+        self.stopped: str | None = None  # why a request was not sent
+        self.given_up: str | None = None  # the route the circuit breaker gave up on, when that refused one
+        self.unanswered: str | None = None  # what became of a request that timed out, or stayed rate limited
+
+    async def send(self, case: Case, body: bytes, *, shrinking: bool) -> Exchange | None:
+        request = self.runner.request_for(case, body)
+        key = request_key(request)
+        if key not in self.memo:
+            self.memo[key] = asyncio.ensure_future(self._send(case, request, shrinking))
+        return await self.memo[key]
+
+    def _refusal(self, request: Request, shrinking: bool) -> str | None:
+        why = self.runner.breaker.why(request)
+        if why is not None:
+            self.given_up = route_of(request)
+            return why
+        if self.unanswered is not None:
+            return (f"a request of this suite went unanswered ({self.unanswered}): that is not shrunk, and the "
+                    "suite sends nothing more")
+        if shrinking and (self.shrink_sent >= self.shrink_budget[0]
+                          or time.perf_counter() - (self.shrinking_since or 0.0) >= self.shrink_budget[1]):
+            return (f"the shrink budget is spent ({self.shrink_budget[0]} requests, {self.shrink_budget[1]:g} s: "
+                    "--shrink-budget)")
+        if self.sent >= self.cap:
+            return f"the suite's allowance of {self.cap} requests is spent"
+        if not self.runner.spend():
+            return f"the request budget is spent (--max-requests {self.runner.max_requests})"
+        return None
+
+    async def _send(self, case: Case, request: Request, shrinking: bool) -> Exchange | None:
+        async with self.gate:
+            why = self._refusal(request, shrinking)
+            if why is not None:
+                self.stopped = why
+                return None
+            self.sent += 1
+            self.shrink_sent += shrinking
+            bounds = self.runner.target.bounds
+            exchange = await send_async(self.client, case.id, request, bounds, stream=case.stream)
+            self.runner.breaker.record(exchange)
+            if silent(exchange):
+                self.unanswered = exchange.error or (f"still {exchange.response.status} after {exchange.retries} "
+                                                     "retries")
+            # confirmed before it is kept: a transport hiccup is no answer to judge, nor to shrink towards
+            if self.runner.breaker.why(request) is None:
+                exchange = await confirm(exchange, bounds)
+        self.runner.generated.append(exchange)
+        return exchange
+
+
+async def _explore(prop: Property, drawn: list[Any], suite: _Suite, *, model: str, context: _checks.Context,
+                   profile: Profile, width: int) -> Exploration:
+    """Send every drawn request at once (the suite's share of the gate), check every answer, and shrink each
+    distinct failure in waves of ``width`` candidates sent at once."""
     found = Exploration(prop)
-    if ROUTES[prop.route].feature and ROUTES[prop.route].feature in profile.unsupported:
-        found.skipped = (f"profile {profile.name!r}: the server documents no {ROUTES[prop.route].feature} "
-                         f"support: {profile.unsupported[ROUTES[prop.route].feature]}")
-        return found
     checks = list(_checks.registry().values())
     tally: dict[str, Result] = {}  # check id -> a passed (or deviation) result standing for every example
     seen: dict[tuple, set[str]] = {}  # failure identity -> every field where it was seen
     broken: dict[str, Result] = {}  # check id -> the first internal error it raised
     held: dict[str, set[bytes]] = {}  # check id -> the distinct requests it passed (or deviated) on
     distinct: set[bytes] = set()  # every distinct request sent
-    strategy = positive(prop.route, model, profile) if prop.polarity == "positive" else negative(
-        prop.route, model, profile)
+    plain_prop = Property(prop.route, "positive")
 
-    def check(case: Case, body: dict[str, Any]) -> tuple[Exchange, list[Result]]:
+    async def check(case: Case, body: dict[str, Any], shrinking: bool) -> tuple[Exchange | None, list[Result]]:
         sent = json.dumps(body).encode()
-        exchange = send(case, sent)
+        exchange = await suite.send(case, sent, shrinking=shrinking)
         if exchange is None:
-            reject()  # the request budget is spent
+            return None, []
         distinct.add(sent)
         found.examples += 1
         results = [_checks.evaluate(c, case, exchange, context, profile) for c in checks if c.applies(case)]
@@ -411,68 +493,123 @@ def explore(prop: Property, *, model: str, send: Send, context: _checks.Context,
             if r.outcome is Outcome.ERROR:  # infercheck's bug, not the endpoint's: reported, never shrunk
                 broken.setdefault(r.check, r)
             if r.outcome in (Outcome.PASSED, Outcome.DEVIATION) and case.id.startswith(f"property.{prop.id}"):
-                held.setdefault(r.check, set()).add(sent)  # distinct requests: hypothesis replays them as it shrinks
+                held.setdefault(r.check, set()).add(sent)
                 if r.check not in tally or (r.outcome is Outcome.DEVIATION
                                              and tally[r.check].outcome is Outcome.PASSED):
                     tally[r.check] = r
         return exchange, [r for r in results if r.outcome is Outcome.FAILED]
 
-    def failing() -> None:
-        if hasattr(send, "failing"):
-            send.failing = True
+    async def plain(body: dict[str, Any], blamed: Mutation | None, shrinking: bool) -> tuple[bool, _Finding | None]:
+        """A positive request: (sent, its failure or None). With ``blamed``, the request a violation was put in,
+        whose own failure is not the violation's."""
+        case = case_for(plain_prop, body)
+        exchange, failed = await check(case, body, shrinking)
+        if exchange is None or not failed:
+            return exchange is not None, None
+        if blamed is not None:
+            for r in failed:
+                r.message = (f"{r.message}\n(not the violation's failure: found while sending {blamed}, but "
+                             "the request fails without that violation too)")
+        kind = "without-the-violation" if blamed is not None else None
+        identity = (prop.id, kind, tuple(sorted(r.check for r in failed)))
+        return True, _Finding(identity, case, exchange, failed, body, blamed=blamed)
 
-    def attempt(drawn: Any) -> None:
-        body, mutation, original = (drawn, None, None) if prop.polarity == "positive" else drawn
+    async def violated(body: dict[str, Any], mutation: Mutation, original: dict[str, Any],
+                       shrinking: bool) -> tuple[bool, _Finding | None]:
+        """A negative request: (sent, its failure or None), blamed on the violation only if the request without
+        it is served."""
         case = case_for(prop, body, mutation)
-        exchange, failed = check(case, body)
-        if failed and mutation is not None:
-            # Blamed on the violation only if the request without it is served: else it is the request's own.
-            plain_case = case_for(Property(prop.route, "positive"), original)
-            plain, plain_failed = check(plain_case, original)
-            if plain_failed:
-                for r in plain_failed:
-                    r.message = (f"{r.message}\n(not the violation's failure: found while sending {mutation}, but "
-                                 "the request fails without that violation too)")
-                failing()
-                identity = (prop.id, "without-the-violation", tuple(sorted(r.check for r in plain_failed)))
-                raise _found_type(identity)(plain_case, plain, plain_failed)
-        if failed:
-            failing()
-            identity = (prop.id, mutation.kind if mutation else None, tuple(sorted(r.check for r in failed)))
-            if mutation is not None:
-                seen.setdefault(identity, set()).add(mutation.where)
-            raise _found_type(identity)(case, exchange, failed)
+        exchange, failed = await check(case, body, shrinking)
+        if exchange is None or not failed:
+            return exchange is not None, None
+        sent, own = await plain(original, mutation, shrinking)
+        if not sent or own is not None:
+            return sent, own
+        seen.setdefault(identity := (prop.id, mutation.kind, tuple(sorted(r.check for r in failed))),
+                        set()).add(mutation.where)
+        return True, _Finding(identity, case, exchange, failed, original, mutation=mutation)
 
-    test = given(strategy)(attempt)
-    test = Settings(
-        base, max_examples=max_examples, deadline=None, database=None, verbosity=Verbosity.quiet,
-        phases=(Phase.explicit, Phase.generate, Phase.shrink), report_multiple_bugs=True,
-        suppress_health_check=list(HealthCheck),
-    )(test)
-    if seed is not None:
-        test = hypothesis_seed(seed)(test)
-    minimal: list[_Found] = []
-    try:
-        test()
-    except _Found as one:
-        minimal = [one]
-    except BaseExceptionGroup as group:
-        minimal = [e for e in _flatten(group) if isinstance(e, _Found)]
-        if len(minimal) != len(list(_flatten(group))):
-            raise
-    except Unsatisfiable:
-        if found.examples == 0:
-            found.skipped = "no generated request could be sent: the request budget is spent (--max-requests)"
-            return found
+    async def attempt(drawn_one: Any) -> _Finding | None:
+        if prop.polarity == "positive":
+            return (await plain(drawn_one, None, False))[1]
+        return (await violated(*drawn_one, False))[1]
+
+    findings = await asyncio.gather(*(attempt(d) for d in drawn))
+    first: dict[tuple, _Finding] = {}
+    for finding in findings:
+        if finding is not None:
+            first.setdefault(finding.identity, finding)
+    if first:
+        suite.shrinking_since = time.perf_counter()
+        shrinker = _shrinker(prop.route, model, tuple(sorted(profile.unsupported)))
+        full = _schemas.validator(ROUTES[prop.route].positive)
+
+        async def shrink(f: _Finding) -> _Finding:
+            if silent(f.exchange):
+                f.stopped = "the request went unanswered, and a timeout is not shrunk"
+                return f
+            mutation = f.mutation
+
+            def valid(body: dict[str, Any]) -> bool:
+                return full.is_valid(body) and (mutation is None or breaks(prop.route, mutation.apply(body),
+                                                                            mutation))
+
+            async def reproduce(body: dict[str, Any]) -> tuple[bool, _Finding | None]:
+                if mutation is None:
+                    return await plain(body, f.blamed, True)
+                return await violated(mutation.apply(body), mutation, body, True)
+
+            tried: set[tuple[int, str]] = set()
+            combined: dict[str, Any] | None = None
+            while True:
+                candidates = [(e, c) for e, c in shrinker.candidates(f.original, valid) if _shrink.size(c) not in tried]
+                wave = candidates[:width]
+                if combined is not None and _shrink.size(combined) not in tried and valid(combined) and \
+                        _shrink.size(combined) < _shrink.size(f.original):
+                    wave = [(None, combined), *[(e, c) for e, c in wave if c != combined][:width - 1]]
+                if not wave:
+                    return f
+                answers = await asyncio.gather(*(reproduce(c) for _, c in wave))
+                kept = [(e, again) for (e, _), (_, again) in zip(wave, answers)
+                        if again is not None and again.identity == f.identity]
+                tried.update(_shrink.size(c) for (_, c), (_, again) in zip(wave, answers)
+                             if again is None or again.identity != f.identity)
+                unsent = not all(sent for sent, _ in answers)
+                combined = None
+                if kept:
+                    _, best = kept[0]
+                    best.steps, best.blamed = f.steps + 1, f.blamed
+                    combined = best.original
+                    for edit, _ in kept[1:]:  # the other simplifications that held, all at once
+                        changed = edit.apply(combined) if edit is not None else None
+                        combined = changed if changed is not None and valid(changed) else combined
+                    combined = None if combined == best.original else combined
+                    f = best
+                if unsent:
+                    f.stopped = suite.stopped or "a request was not sent"
+                    return f
+                if not kept and len(candidates) <= len(wave):
+                    return f
+
+        shrunk = await asyncio.gather(*(shrink(f) for f in first.values()))
+    else:
+        shrunk = []
+    if found.examples == 0:
+        found.skipped = ("no generated request could be sent: " + (suite.stopped or "none could be generated")
+                         if drawn else "no request could be generated")
+        return found
     failed_checks = set(broken)
     found.results.extend(broken.values())
-    for bug in minimal:
-        where = sorted(seen.get(type(bug).identity, ()))
+    for bug in shrunk:
+        where = sorted(seen.get(bug.identity, ()))
         also = f"; the same failure breaking {len(where)} fields: {', '.join(where)}" if len(where) > 1 else ""
+        kept = f"shrunk in {bug.steps} step(s)" if bug.steps else "as drawn"
+        how = (f"the request below is minimal ({kept}): no simpler version of it fails the same way"
+               if bug.stopped is None else
+               f"the request below is the simplest found ({kept}); shrinking stopped early: {bug.stopped}")
         for r in bug.results:
             failed_checks.add(r.check)
-            r.message = (f"{r.message}\n(the request below is minimal: hypothesis shrank it; "
-                         f"{len(distinct)} distinct requests generated{also})")
+            r.message = f"{r.message}\n({how}; {len(distinct)} distinct requests generated{also})"
             found.results.append(r)
     for check_id, r in tally.items():
         if check_id in failed_checks:
@@ -485,72 +622,10 @@ def explore(prop: Property, *, model: str, send: Send, context: _checks.Context,
     return found
 
 
-def _flatten(group: BaseExceptionGroup) -> Iterator[BaseException]:
-    for e in group.exceptions:
-        if isinstance(e, BaseExceptionGroup):
-            yield from _flatten(e)
-        else:
-            yield e
-
-
-class Sender:
-    """Sends generated requests on one event loop and client; identical requests are sent once, and at
-    most ``cap`` requests (further ones get None, so hypothesis stops there). Once the suite has found a failure,
-    each new request is shrinking's (or a search past a failure's): those stop at ``shrink_budget`` (requests,
-    seconds). A route the runner's circuit breaker gave up on gets None at once."""
-
-    def __init__(self, runner: Runner, cap: int, shrink_budget: tuple[int, float] = (0, 0.0)):
-        self.runner, self.cap = runner, cap
-        self.memo: dict[tuple, Exchange] = {}
-        self.sent = 0
-        self.failing = False  # set by the search once a failure was found: what follows is shrinking
-        self.shrink_budget = shrink_budget
-        self.shrink_spent: tuple[int, float] = (0, 0.0)
-        self.stopped: str | None = None  # why new requests are refused
-        self.given_up: str | None = None  # the route the circuit breaker gave up on, when that refused one
-        self.unanswered: str | None = None  # what became of a request that timed out, or stayed rate limited
-        self._loop = _aio.Loop()
-        self._client = httpx.AsyncClient(timeout=client_timeout(runner.target.timeout))
-
-    def __call__(self, case: Case, body: bytes) -> Exchange | None:
-        request = self.runner.request_for(case, body)
-        key = request_key(request)
-        if key in self.memo:
-            return self.memo[key]
-        why = self.runner.breaker.why(request)
-        if why is not None:
-            self.stopped, self.given_up = why, route_of(request)
-            return None
-        if self.unanswered is not None:
-            self.stopped = (f"a request of this suite went unanswered ({self.unanswered}): that is not shrunk, and "
-                            "the suite's search stops there")
-            return None
-        if self.failing and (self.shrink_spent[0] >= self.shrink_budget[0]
-                             or self.shrink_spent[1] >= self.shrink_budget[1]):
-            self.stopped = (f"the shrink budget is spent ({self.shrink_budget[0]} requests, "
-                            f"{self.shrink_budget[1]:g} s: --shrink-budget)")
-            return None
-        if self.sent >= self.cap or not self.runner.spend():
-            return None
-        self.sent += 1
-        started = time.perf_counter()
-        bounds = self.runner.target.bounds
-        exchange = self._loop.run(send_async(self._client, case.id, request, bounds, stream=case.stream))
-        self.runner.breaker.record(exchange)
-        if silent(exchange):
-            self.unanswered = exchange.error or f"still {exchange.response.status} after {exchange.retries} retries"
-        # confirmed before it is kept: a transport hiccup is no answer to shrink towards
-        if self.runner.breaker.why(request) is None:
-            exchange = self._loop.run(confirm(exchange, bounds))
-        if self.failing:
-            self.shrink_spent = (self.shrink_spent[0] + 1, self.shrink_spent[1] + time.perf_counter() - started)
-        self.memo[key] = exchange
-        self.runner.generated.append(exchange)
-        return exchange
-
-    def close(self) -> None:
-        self._loop.run(self._client.aclose())
-        self._loop.close()
+@cache
+def _shrinker(route: str, model: str, lacking: tuple[str, ...]) -> _shrink.Shrinker:
+    schema = positive_schema(route, model, lacking)
+    return _shrink.Shrinker(schema, lambda node: _strategy(node, schema.get("$defs", {})))
 
 
 DEFAULT_SHRINK_BUDGET = (400, 120.0)  # per suite, after its first failure: requests, seconds
@@ -570,38 +645,76 @@ def parse_shrink_budget(text: str) -> tuple[int, float]:
 
 def run(runner: Runner, prop: Property, *, base: Settings, max_examples: int = DEFAULT_MAX_EXAMPLES,
         seed: int | None = None, shrink_budget: tuple[int, float] = DEFAULT_SHRINK_BUDGET) -> Exploration:
-    """Explore ``prop`` against the runner's target, sharing its request budget; the results are added to
-    the runner's, secrets redacted."""
+    """Explore ``prop`` against the runner's target (``run_all`` of one suite)."""
+    return run_all(runner, [prop], base=base, max_examples=max_examples, seed=seed, shrink_budget=shrink_budget)[0]
+
+
+def draw_all(runner: Runner, props: list[Property], *, base: Settings, max_examples: int = DEFAULT_MAX_EXAMPLES,
+             seed: int | None = None) -> dict[Property, list[Any]]:
+    """Every suite's first requests (``draws``), for suites the profile does not rule out. Nothing is sent: this
+    may run in a thread of its own while the cases are sent."""
+    model = runner.target.model or ""
+    return {prop: draws(prop, model=model, profile=runner.profile, base=base, max_examples=max_examples, seed=seed)
+            for prop in dict.fromkeys(props) if ROUTES[prop.route].feature not in runner.profile.unsupported}
+
+
+def run_all(runner: Runner, props: list[Property], *, base: Settings, max_examples: int = DEFAULT_MAX_EXAMPLES,
+            seed: int | None = None, shrink_budget: tuple[int, float] = DEFAULT_SHRINK_BUDGET,
+            drawn: dict[Property, list[Any]] | None = None) -> list[Exploration]:
+    """Explore ``props`` at once against the runner's target, sharing its concurrency, circuit breaker and request
+    budget: each suite's requests are drawn up front (or given, ``drawn``), then every suite's are sent together,
+    ``--concurrency`` in flight, and so are the waves that shrink their failures. The results are added to the
+    runner's (in the order of ``props``), secrets redacted."""
     from ._report import redact_result
 
-    route = route_of(runner.request_for(case_for(prop, {}), b"{}"))
-    if route in runner.breaker.tripped:  # the route was given up before the suite began: no search at all
-        found = Exploration(prop, [redact_result(_abandoned(runner, prop, route), runner.target.secrets())])
-        runner.results.extend(found.results)
-        return found
-    sender = Sender(runner, cap=max_examples * SHRINK_ALLOWANCE, shrink_budget=shrink_budget)
-    try:
-        found = explore(prop, model=runner.target.model or "", send=sender, context=runner.context,
-                        profile=runner.profile, base=base, max_examples=max_examples, seed=seed)
-    finally:
-        sender.close()
-    found.requests = sender.sent
-    if found.skipped and sender.given_up is not None:
-        found.skipped = None  # not a skip: the endpoint stopped answering the route
-        found.results.append(_abandoned(runner, prop, sender.given_up))
-    elif sender.stopped and found.failures:
-        for r in found.failures:
-            r.message += f"\n(shrinking stopped early: {sender.stopped})"
+    props = list(dict.fromkeys(props))
     secrets = runner.target.secrets()
-    # A request's own failure met by the negative suite (reported under the positive one) that the positive
-    # suite already reported, for the same minimal request, is the same finding: reported once.
-    reported = {(r.case, r.check, r.curl) for r in runner.results if r.outcome is Outcome.FAILED}
-    found.results = [r for r in (redact_result(r, secrets) for r in found.results)
-                     if r.outcome is not Outcome.FAILED or (r.case, r.check, r.curl) not in reported]
-    if runner.baseline is not None:
-        found.results = [runner.baseline.apply(r) for r in found.results]
-    runner.results.extend(found.results)
-    return found
+    done: dict[Property, Exploration] = {}
+    jobs: dict[Property, list[Any]] = {}
+    for prop in props:
+        route = route_of(runner.request_for(case_for(prop, {}), b"{}"))
+        feature = ROUTES[prop.route].feature
+        if route in runner.breaker.tripped:  # given up before the suite began: no search at all
+            done[prop] = Exploration(prop, [_abandoned(runner, prop, route)])
+        elif feature and feature in runner.profile.unsupported:
+            done[prop] = Exploration(prop, skipped=(f"profile {runner.profile.name!r}: the server documents no "
+                                                    f"{feature} support: {runner.profile.unsupported[feature]}"))
+        elif drawn is not None and prop in drawn:
+            jobs[prop] = drawn[prop]
+        else:
+            jobs[prop] = draw_all(runner, [prop], base=base, max_examples=max_examples, seed=seed)[prop]
+    if jobs:
+        suites = _aio.run(_explore_all(runner, jobs, max_examples * SHRINK_ALLOWANCE, shrink_budget))
+        for prop, (found, suite) in zip(jobs, suites):
+            found.requests = suite.sent
+            if found.skipped and suite.given_up is not None:
+                found.skipped = None  # not a skip: the endpoint stopped answering the route
+                found.results.append(_abandoned(runner, prop, suite.given_up))
+            done[prop] = found
+    for prop in props:
+        found = done[prop]
+        # A request's own failure met by the negative suite (reported under the positive one) that the positive
+        # suite already reported, for the same minimal request, is the same finding: reported once.
+        reported = {(r.case, r.check, r.curl) for r in runner.results if r.outcome is Outcome.FAILED}
+        found.results = [r for r in (redact_result(r, secrets) for r in found.results)
+                         if r.outcome is not Outcome.FAILED or (r.case, r.check, r.curl) not in reported]
+        if runner.baseline is not None:
+            found.results = [runner.baseline.apply(r) for r in found.results]
+        runner.results.extend(found.results)
+    return [done[prop] for prop in props]
+
+
+async def _explore_all(runner: Runner, jobs: dict[Property, list[Any]], cap: int,
+                       shrink_budget: tuple[int, float]) -> list[tuple[Exploration, _Suite]]:
+    limits = httpx.Limits(max_connections=runner.concurrency, max_keepalive_connections=runner.concurrency)
+    gate = asyncio.Semaphore(runner.concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=client_timeout(runner.target.timeout)) as client:
+        suites = [_Suite(runner, client, gate, cap, shrink_budget) for _ in jobs]
+        found = await asyncio.gather(*(
+            _explore(prop, drawn, suite, model=runner.target.model or "", context=runner.context,
+                     profile=runner.profile, width=runner.concurrency)
+            for (prop, drawn), suite in zip(jobs.items(), suites)))
+    return list(zip(found, suites))
 
 
 def _abandoned(runner: Runner, prop: Property, route: str) -> Result:

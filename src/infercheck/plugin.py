@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +120,8 @@ class State:
     runner: Runner | None = None
     stack: ExitStack = field(default_factory=ExitStack)
     seed: int | None = None  # of the property suites, once chosen
+    suites: list[Any] = field(default_factory=list)  # the session's property suites, explored together
+    explored: dict[Any, Any] = field(default_factory=dict)  # property -> its exploration
     errors: list[Result] = field(default_factory=list)  # internal errors no check recorded (suites, collection)
 
     @property
@@ -208,6 +211,7 @@ class State:
                 profile = _profiles.load(setting(self.config, "profile"))
                 if _properties.properties(api=self.selection()[0]):
                     self.hypothesis()  # a bad property setting stops the run before any request
+                    self.shrink_budget()
                 fail_on = setting(self.config, "fail_on")
                 if fail_on is not None and fail_on not in _report.FAIL_ON:
                     raise pytest.UsageError(f"infercheck: fail_on must be one of {', '.join(_report.FAIL_ON)}, "
@@ -221,8 +225,34 @@ class State:
                 pytest.exit(str(exc), returncode=2)
             wanted = [i.callspec.params["infercheck_item"].case for i in items
                       if hasattr(i, "callspec") and "infercheck_item" in i.callspec.params]
-            self.runner.execute(dict.fromkeys(wanted))
+            suites = list(dict.fromkeys(i.callspec.params["infercheck_property"] for i in items
+                                        if hasattr(i, "callspec") and "infercheck_property" in i.callspec.params))
+            self.explore(suites, lambda: self.runner.execute(dict.fromkeys(wanted)))
         return self.runner
+
+    def explore(self, suites: list[_properties.Property], send_cases: Callable[[], None]) -> None:
+        """Send the cases, then explore every property suite of the session at once (each suite's test reports its
+        exploration). Hypothesis draws the suites' first requests in a thread of its own while the cases are sent."""
+        if not suites:
+            send_cases()
+            return
+        base, examples, seed = self.hypothesis()
+        budget = self.shrink_budget()
+        with ThreadPoolExecutor(1, thread_name_prefix="infercheck-draw") as pool:
+            drawing = pool.submit(_properties.draw_all, self.runner, suites, base=base, max_examples=examples,
+                                  seed=seed)
+            send_cases()
+            drawn = drawing.result()
+        for prop, found in zip(suites, _properties.run_all(self.runner, suites, base=base, max_examples=examples,
+                                                           seed=seed, shrink_budget=budget, drawn=drawn)):
+            self.explored[prop] = found
+
+    def shrink_budget(self) -> tuple[int, float]:
+        raw = setting(self.config, "shrink_budget")
+        try:
+            return _properties.parse_shrink_budget(raw) if raw else _properties.DEFAULT_SHRINK_BUDGET
+        except ValueError as exc:
+            raise pytest.UsageError(f"infercheck: {exc}") from None
 
     def hypothesis(self) -> tuple[Any, int, int | None]:
         """(base settings, max examples, seed) for the property suites."""
@@ -317,12 +347,11 @@ class Verifier:
     def explore(self, prop: _properties.Property) -> _properties.Exploration:
         """Run one property suite; its failures (each shrunk to a minimal request) fail the test."""
         base, examples, seed = self.state.hypothesis()
-        raw = setting(self.state.config, "shrink_budget")
-        try:
-            budget = _properties.parse_shrink_budget(raw) if raw else _properties.DEFAULT_SHRINK_BUDGET
-        except ValueError as exc:
-            raise pytest.UsageError(f"infercheck: {exc}") from None
-        found = _properties.run(self.runner, prop, base=base, max_examples=examples, seed=seed, shrink_budget=budget)
+        budget = self.state.shrink_budget()
+        if prop not in self.state.explored:  # a suite the session's start did not explore (run outside a session)
+            self.state.explored[prop] = _properties.run(self.runner, prop, base=base, max_examples=examples, seed=seed,
+                                                        shrink_budget=budget)
+        found = self.state.explored[prop]
         route = _properties.ROUTES[prop.route]
         for result in found.failures:
             _allure(result, feature=f"{route.api} {prop.route}")

@@ -1,0 +1,112 @@
+"""The schema-guided shrinker: its candidates are valid, smaller and independent, and repeated it reaches the
+request hypothesis itself would call minimal. And the property suites send their requests at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import settings
+
+from infercheck import _profiles, _properties, _schemas, _shrink, embedded, resolve
+from infercheck._engine import Runner
+from infercheck._properties import Property
+
+MODEL = "infercheck-tiny"
+
+
+def _shrinker(route: str) -> tuple[_shrink.Shrinker, object]:
+    return _properties._shrinker(route, MODEL, ()), _schemas.validator(_properties.ROUTES[route].positive).is_valid
+
+
+def _shrink_until(route: str, body: dict, fails) -> dict:
+    """Greedy shrinking, one candidate at a time: the first that still fails is kept."""
+    shrinker, valid = _shrinker(route)
+    while True:
+        kept = next((c for _, c in shrinker.candidates(body, valid) if fails(c)), None)
+        if kept is None:
+            return body
+        body = kept
+
+
+BIG = {"model": MODEL, "prompt": ["say something long", "x"], "max_tokens": 7, "n": 2,
+       "temperature": 1.5, "stop": ["\n", "END"], "echo": False, "stream": False, "seed": 12345}
+
+
+def test_every_candidate_is_valid_and_smaller_than_the_request():
+    shrinker, valid = _shrinker("completions")
+    candidates = shrinker.candidates(BIG, valid)
+    assert candidates
+    for edit, body in candidates:
+        assert valid(body) and _shrink.size(body) < _shrink.size(BIG), (edit, body)
+    assert len({_shrink.size(b) for _, b in candidates}) == len(candidates)  # each once
+    bodies = [b for _, b in candidates]
+    assert {k: v for k, v in BIG.items() if k != "temperature"} in bodies  # an optional field removed
+    assert {**BIG, "prompt": ["x"]} in bodies  # a list item removed
+    assert {**BIG, "max_tokens": 1} in bodies  # a number at its simplest
+
+
+def test_removals_come_before_replacements():
+    shrinker, valid = _shrinker("completions")
+    ranks = [edit.rank for edit, _ in shrinker.candidates(BIG, valid)]
+    assert ranks == sorted(ranks) and ranks[0] == 0
+
+
+def test_what_the_failure_does_not_need_shrinks_away():
+    # fails whenever several choices are asked for: n > 1, or more than one prompt
+    def several(body):
+        prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
+        return body.get("n", 1) * len(prompts) > 1
+
+    minimal = _shrink_until("completions", BIG, several)
+    assert minimal in ({"model": MODEL, "prompt": "0", "max_tokens": 1, "n": 2},
+                       {"model": MODEL, "prompt": ["0", "0"], "max_tokens": 1}), minimal
+
+
+def test_a_value_the_failure_needs_shrinks_only_as_far_as_it_still_fails():
+    minimal = _shrink_until("completions", BIG, lambda b: b.get("seed", 0) >= 100)
+    assert minimal == {"model": MODEL, "prompt": "0", "max_tokens": 1, "seed": 100}
+
+
+def test_a_chat_conversation_shrinks_to_one_user_message():
+    body = {"model": MODEL, "max_tokens": 3, "messages": [
+        {"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there"},
+        {"role": "assistant", "content": "hi"}, {"role": "user", "content": "bye"}]}
+    assert _shrink_until("chat", body, lambda b: True) == {
+        "model": MODEL, "max_tokens": 1, "messages": [{"role": "user", "content": "0"}]}
+
+
+def test_an_edit_whose_place_is_gone_applies_to_nothing():
+    assert _shrink.Edit(("stream_options", "include_usage"), _shrink.DROP, 0).apply({"model": "m"}) is None
+    assert _shrink.Edit(("prompt", 0), "0", 1).apply({"prompt": "text"}) is None
+    assert _shrink.Edit(("prompt", 5), _shrink.DROP, 0).apply({"prompt": ["a"]}) is None
+    body = {"prompt": ["a", "b"]}
+    assert _shrink.Edit(("prompt", 0), _shrink.DROP, 0).apply(body) == {"prompt": ["b"]}
+    assert body == {"prompt": ["a", "b"]}  # left alone
+
+
+@pytest.mark.parametrize("faults", [(), ("index-string-with-n",)], ids=["clean", "shrinking"])
+def test_the_property_suites_send_up_to_the_concurrency_at_once_never_more(monkeypatch, faults):
+    """Every drawn request of every suite is sent at once, ``--concurrency`` of them in flight (and so are the
+    candidates of a shrinking wave): the endpoint answers each after 50 ms, so they overlap if they may."""
+    flying, peak = 0, 0
+    real = _properties.send_async
+
+    async def counted(*args, **kwargs):
+        nonlocal flying, peak
+        flying += 1
+        peak = max(peak, flying)
+        try:
+            await asyncio.sleep(0.01)  # hold the slot long enough for the others to take theirs
+            return await real(*args, **kwargs)
+        finally:
+            flying -= 1
+
+    monkeypatch.setattr(_properties, "send_async", counted)
+    with embedded(faults=faults, ttft_ms=50) as url:
+        runner = Runner(resolve(url), concurrency=4, profile=_profiles.load("strict"))
+        found = _properties.run_all(runner, [Property("completions", "positive"), Property("chat", "positive")],
+                                    base=settings(), max_examples=10, seed=4)
+    assert peak == 4
+    assert all(f.examples >= 10 for f in found)
+    assert bool(faults) == bool(found[0].failures)
