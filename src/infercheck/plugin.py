@@ -122,6 +122,7 @@ class State:
     seed: int | None = None  # of the property suites, once chosen
     suites: list[Any] = field(default_factory=list)  # the session's property suites, explored together
     explored: dict[Any, Any] = field(default_factory=dict)  # property -> its exploration
+    broken: Exception | None = None  # what stopped the property suites' exploration (an internal error)
     errors: list[Result] = field(default_factory=list)  # internal errors no check recorded (suites, collection)
 
     @property
@@ -242,10 +243,14 @@ class State:
             drawing = pool.submit(_properties.draw_all, self.runner, suites, base=base, max_examples=examples,
                                   seed=seed)
             send_cases()
-            drawn = drawing.result()
-        for prop, found in zip(suites, _properties.run_all(self.runner, suites, base=base, max_examples=examples,
-                                                           seed=seed, shrink_budget=budget, drawn=drawn)):
-            self.explored[prop] = found
+            try:
+                drawn = drawing.result()
+                explored = _properties.run_all(self.runner, suites, base=base, max_examples=examples, seed=seed,
+                                               shrink_budget=budget, drawn=drawn)
+            except Exception as exc:  # infercheck's own bug: each suite's test reports it, the cases stand
+                self.broken = exc
+                return
+        self.explored.update(zip(suites, explored))
 
     def shrink_budget(self) -> tuple[int, float]:
         raw = setting(self.config, "shrink_budget")
@@ -348,6 +353,8 @@ class Verifier:
         """Run one property suite; its failures (each shrunk to a minimal request) fail the test."""
         base, examples, seed = self.state.hypothesis()
         budget = self.state.shrink_budget()
+        if self.state.broken is not None:
+            raise self.state.broken
         if prop not in self.state.explored:  # a suite the session's start did not explore (run outside a session)
             self.state.explored[prop] = _properties.run(self.runner, prop, base=base, max_examples=examples, seed=seed,
                                                         shrink_budget=budget)
