@@ -43,7 +43,6 @@ from ._transport import client_timeout, confirm, send_async, silent
 Resolver = Any  # referencing's resolver (its class is not public)
 
 DEFAULT_MAX_EXAMPLES = 20
-SHRINK_ALLOWANCE = 10  # a property sends at most this many times max_examples requests: shrinking takes most
 
 
 @dataclass(frozen=True)
@@ -407,13 +406,14 @@ class _Finding:
 
 class _Suite:
     """One suite's sending. Every suite shares the runner's client and its gate of ``--concurrency`` requests in
-    flight; identical requests are sent once; at most ``cap`` requests in all. Shrinking's requests stop at the
-    ``shrink_budget`` (requests, seconds since shrinking began). A route the circuit breaker gave up on, and
+    flight; identical requests are sent once. The drawn requests are sent (each at most twice: a negative one
+    without its violation too); shrinking's stop at the ``shrink_budget`` (requests, seconds since shrinking
+    began). A route the circuit breaker gave up on, and
     every request after one of the suite's went unanswered, are not sent (None)."""
 
-    def __init__(self, runner: Runner, client: httpx.AsyncClient, gate: asyncio.Semaphore, cap: int,
+    def __init__(self, runner: Runner, client: httpx.AsyncClient, gate: asyncio.Semaphore,
                  shrink_budget: tuple[int, float]):
-        self.runner, self.client, self.gate, self.cap, self.shrink_budget = runner, client, gate, cap, shrink_budget
+        self.runner, self.client, self.gate, self.shrink_budget = runner, client, gate, shrink_budget
         self.memo: dict[tuple, asyncio.Future[Exchange | None]] = {}
         self.sent = 0
         self.shrink_sent = 0
@@ -441,8 +441,6 @@ class _Suite:
                           or time.perf_counter() - (self.shrinking_since or 0.0) >= self.shrink_budget[1]):
             return (f"the shrink budget is spent ({self.shrink_budget[0]} requests, {self.shrink_budget[1]:g} s: "
                     "--shrink-budget)")
-        if self.sent >= self.cap:
-            return f"the suite's allowance of {self.cap} requests is spent"
         if not self.runner.spend():
             return f"the request budget is spent (--max-requests {self.runner.max_requests})"
         return None
@@ -517,14 +515,15 @@ async def _explore(prop: Property, drawn: list[Any], suite: _Suite, *, model: st
     async def violated(body: dict[str, Any], mutation: Mutation, original: dict[str, Any],
                        shrinking: bool) -> tuple[bool, _Finding | None]:
         """A negative request: (sent, its failure or None), blamed on the violation only if the request without
-        it is served."""
+        it is served. While shrinking, the shrinker asks that of the candidate it keeps only, not of every one."""
         case = case_for(prop, body, mutation)
         exchange, failed = await check(case, body, shrinking)
         if exchange is None or not failed:
             return exchange is not None, None
-        sent, own = await plain(original, mutation, shrinking)
-        if not sent or own is not None:
-            return sent, own
+        if not shrinking:
+            sent, mine = await plain(original, mutation, shrinking)
+            if not sent or mine is not None:
+                return sent, mine
         seen.setdefault(identity := (prop.id, mutation.kind, tuple(sorted(r.check for r in failed))),
                         set()).add(mutation.where)
         return True, _Finding(identity, case, exchange, failed, original, mutation=mutation)
@@ -575,6 +574,12 @@ async def _explore(prop: Property, drawn: list[Any], suite: _Suite, *, model: st
                 tried.update(_shrink.size(c) for (_, c), (_, again) in zip(wave, answers)
                              if again is None or again.identity != f.identity)
                 unsent = not all(sent for sent, _ in answers)
+                while kept and mutation is not None:  # the violation's failure, not the request's own
+                    sent, mine = await plain(kept[0][1].original, mutation, True)
+                    if sent and mine is None:
+                        break
+                    unsent = unsent or not sent
+                    tried.add(_shrink.size(kept.pop(0)[1].original))
                 combined = None
                 if kept:
                     _, best = kept[0]
@@ -684,7 +689,7 @@ def run_all(runner: Runner, props: list[Property], *, base: Settings, max_exampl
         else:
             jobs[prop] = draw_all(runner, [prop], base=base, max_examples=max_examples, seed=seed)[prop]
     if jobs:
-        suites = _aio.run(_explore_all(runner, jobs, max_examples * SHRINK_ALLOWANCE, shrink_budget))
+        suites = _aio.run(_explore_all(runner, jobs, shrink_budget))
         for prop, (found, suite) in zip(jobs, suites):
             found.requests = suite.sent
             if found.skipped and suite.given_up is not None:
@@ -704,12 +709,12 @@ def run_all(runner: Runner, props: list[Property], *, base: Settings, max_exampl
     return [done[prop] for prop in props]
 
 
-async def _explore_all(runner: Runner, jobs: dict[Property, list[Any]], cap: int,
+async def _explore_all(runner: Runner, jobs: dict[Property, list[Any]],
                        shrink_budget: tuple[int, float]) -> list[tuple[Exploration, _Suite]]:
     limits = httpx.Limits(max_connections=runner.concurrency, max_keepalive_connections=runner.concurrency)
     gate = asyncio.Semaphore(runner.concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=client_timeout(runner.target.timeout)) as client:
-        suites = [_Suite(runner, client, gate, cap, shrink_budget) for _ in jobs]
+        suites = [_Suite(runner, client, gate, shrink_budget) for _ in jobs]
         found = await asyncio.gather(*(
             _explore(prop, drawn, suite, model=runner.target.model or "", context=runner.context,
                      profile=runner.profile, width=runner.concurrency)
@@ -738,4 +743,4 @@ def cost(max_examples: int = DEFAULT_MAX_EXAMPLES) -> dict[str, int]:
                           default=1) if "prompt" in fields else 1
             tokens += max_examples * fields["max_tokens"]["maximum"] * fields.get("n", {}).get("maximum", 1) * prompts
     return {"requests": max_examples * len(properties(api="openai")), "completion_tokens": tokens,
-            "shrinking": max_examples * SHRINK_ALLOWANCE}
+            "shrinking": DEFAULT_SHRINK_BUDGET[0]}
