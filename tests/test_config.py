@@ -71,6 +71,7 @@ def test_the_pytest_plugin_reads_the_same_file_and_the_environment_wins(tmp_path
     ("concurrency = 'eight'\n", "line 1: concurrency: expected a positive integer, not 'eight'"),
     ("model = \n", "not valid TOML"),
     ("[targets.a]\nfault = 'x'\n", "line 2: targets.a.fault: expected a list of strings"),
+    ("insecure = 'yes'\n", "line 1: insecure: expected a boolean (true or false), not 'yes'"),
 ])
 def test_a_bad_file_is_one_clear_line_and_exit_2(tmp_path, text, says):
     (tmp_path / "infercheck.toml").write_text(text)

@@ -38,7 +38,8 @@ _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
 _OPTIONS = {"base_url": "--base-url", "model": "--model", "profile": "--profile", "api": "--api", "task": "--task",
             "timeout": "--timeout", "concurrency": "--concurrency", "max_requests": "--max-requests",
             "max_examples": "--max-examples", "load_wait": "--load-wait", "max_body": "--max-body",
-            "max_events": "--max-events", "max_retries": "--max-retries", "breaker": "--breaker"}
+            "max_events": "--max-events", "max_retries": "--max-retries", "breaker": "--breaker",
+            "ca_bundle": "--ca-bundle"}
 
 
 @dataclass
@@ -75,6 +76,8 @@ def command(target: Target, json_path: Path, seed: int, *, python: str = sys.exe
     for key, flag in _OPTIONS.items():
         if options.get(key) is not None:
             args += [flag, str(options[key])]
+    if options.get("insecure"):
+        args.append("--insecure")
     for fault in options.get("fault", []):
         args += ["--fault", fault]
     env = {k: v for k, v in os.environ.items()

@@ -22,19 +22,20 @@ FILE, PYPROJECT = "infercheck.toml", "pyproject.toml"
 # key: (type, what is expected). Numbers must be positive.
 _STR, _POS_INT, _POS_NUM, _NUM, _INT, _STRS = "string", "positive integer", "positive number", "number >= 0", \
     "integer", "list of strings"
-_COUNT, _SIZE = "integer >= 0", "size (bytes, or a string such as \"8MiB\")"
+_COUNT, _SIZE, _BOOL = "integer >= 0", "size (bytes, or a string such as \"8MiB\")", "boolean (true or false)"
 RUN_KEYS: dict[str, str] = {
     "base_url": _STR, "api_key": _STR, "model": _STR, "profile": _STR, "api": _STR, "task": _STR,
     "timeout": _POS_NUM, "concurrency": _POS_INT, "max_requests": _POS_INT, "max_examples": _POS_INT,
     "seed": _INT, "hypothesis_profile": _STR, "load_wait": _NUM, "json": _STR, "junit": _STR, "allure": _STR,
     "markdown": _STR, "html": _STR, "fail_on": _STR, "baseline": _STR, "write_baseline": _STR,
     "max_body": _SIZE, "max_events": _POS_INT, "max_retries": _COUNT, "breaker": _COUNT, "shrink_budget": _STR,
+    "ca_bundle": _STR, "insecure": _BOOL,
 }
 TARGET_KEYS: dict[str, str] = {
     "base_url": _STR, "api_key": _STR, "model": _STR, "profile": _STR, "api": _STR, "task": _STR,
     "timeout": _POS_NUM, "concurrency": _POS_INT, "max_requests": _POS_INT, "max_examples": _POS_INT,
     "load_wait": _NUM, "fault": _STRS, "max_body": _SIZE, "max_events": _POS_INT, "max_retries": _COUNT,
-    "breaker": _COUNT,
+    "breaker": _COUNT, "ca_bundle": _STR, "insecure": _BOOL,
 }
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -104,6 +105,8 @@ def _line(text: str, key: str, table: str | None) -> int | None:
 def _check(value: Any, expected: str) -> bool:
     if expected == _STR:
         return isinstance(value, str)
+    if expected == _BOOL:
+        return isinstance(value, bool)
     if expected == _STRS:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if expected == _SIZE and isinstance(value, str):

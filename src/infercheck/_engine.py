@@ -17,7 +17,7 @@ from ._checks import Check, Context, Result
 from ._exchange import Exchange, Request
 from ._profiles import Profile
 from ._target import Target, request_for, selects
-from ._transport import client_timeout, confirm, lost, send_async, silent
+from ._transport import confirm, lost, open_client, send_async, silent
 
 DEFAULT_CONCURRENCY = 8
 
@@ -198,10 +198,8 @@ class Runner:
                 _aio.run(self._send_all(pending))
 
     async def _send_all(self, pending: dict[tuple, list[tuple[Case, Request]]]) -> None:
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        timeout = client_timeout(self.target.timeout)
         gate = asyncio.Semaphore(self.concurrency)
-        async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+        async with open_client(self.target.bounds, self.concurrency) as client:
 
             async def one(signature: tuple, group: list[tuple[Case, Request]]) -> None:
                 first, request = group[0]
@@ -233,8 +231,7 @@ class Runner:
         pays for in full are sent."""
 
         async def copy() -> Exchange:
-            limits = httpx.Limits(max_connections=1, max_keepalive_connections=0)
-            async with httpx.AsyncClient(timeout=client_timeout(self.target.timeout), limits=limits) as client:
+            async with open_client(self.target.bounds, keep_alive=False) as client:
                 return await send_async(client, case.id, request, self.target.bounds, stream=case.stream)
 
         rounds: list[tuple[Exchange, ...]] = []

@@ -33,6 +33,7 @@ class Request:
     # the API key a header carries; "" when no header carries one (the wrong key of an auth case is public: its
     # curl shows it); None when unknown: then the value of an Authorization or API-key header is taken for it
     secret: str | None = field(default=None, repr=False, compare=False)
+    curl_options: tuple[str, ...] = field(default=(), compare=False)  # how curl trusts the endpoint: -k, --cacert
 
     def json(self) -> Any:
         try:
@@ -72,7 +73,7 @@ class Request:
         environment (``$INFERCHECK_API_KEY``), so the command still reproduces the request; other secret headers
         (a cookie, say) show as [REDACTED]. Nothing else is touched, however short or common the key: a body
         saying ``"tool_choice": "none"`` is shown as sent even when the key is ``none``."""
-        parts = ["curl"]
+        parts = ["curl", *map(shlex.quote, self.curl_options)]
         if stream:
             parts.append("-N")
         if self.method != ("POST" if self.body is not None else "GET"):

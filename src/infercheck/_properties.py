@@ -38,7 +38,7 @@ from ._checks import Outcome, Result
 from ._engine import Runner, request_key, route_of
 from ._exchange import Exchange, Request
 from ._profiles import Profile
-from ._transport import client_timeout, confirm, send_async, silent
+from ._transport import confirm, open_client, send_async, silent
 
 Resolver = Any  # referencing's resolver (its class is not public)
 
@@ -711,9 +711,8 @@ def run_all(runner: Runner, props: list[Property], *, base: Settings, max_exampl
 
 async def _explore_all(runner: Runner, jobs: dict[Property, list[Any]],
                        shrink_budget: tuple[int, float]) -> list[tuple[Exploration, _Suite]]:
-    limits = httpx.Limits(max_connections=runner.concurrency, max_keepalive_connections=runner.concurrency)
     gate = asyncio.Semaphore(runner.concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=client_timeout(runner.target.timeout)) as client:
+    async with open_client(runner.target.bounds, runner.concurrency) as client:
         suites = [_Suite(runner, client, gate, shrink_budget) for _ in jobs]
         found = await asyncio.gather(*(
             _explore(prop, drawn, suite, model=runner.target.model or "", context=runner.context,

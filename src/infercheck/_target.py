@@ -13,7 +13,8 @@ from . import _aio, _cases
 from ._cases import Case
 from ._exchange import Exchange, Request
 from ._tasks import TASKS
-from ._transport import DEFAULT_MAX_BODY, DEFAULT_MAX_EVENTS, DEFAULT_MAX_RETRIES, Bounds, client_timeout, confirm, send_async
+from ._transport import (DEFAULT_MAX_BODY, DEFAULT_MAX_EVENTS, DEFAULT_MAX_RETRIES, Bounds, Tls, TlsError, confirm,
+                         open_client, send_async)
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_LOAD_WAIT = 120.0  # seconds a 503 "model is loading" may be waited out, per request
@@ -42,10 +43,11 @@ class Target:
     max_events: int = DEFAULT_MAX_EVENTS
     max_retries: int = DEFAULT_MAX_RETRIES
     breaker: int = DEFAULT_BREAKER  # requests in a row of one route left unanswered before it is given up; 0: never
+    tls: Tls = field(default_factory=Tls)  # how the endpoint's certificate is verified
 
     @property
     def bounds(self) -> Bounds:
-        return Bounds(self.timeout, self.load_wait, self.max_body, self.max_events, self.max_retries)
+        return Bounds(self.timeout, self.load_wait, self.max_body, self.max_events, self.max_retries, self.tls)
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -99,14 +101,18 @@ def resolve(
     base_url: str, *, api_key: str | None = None, model: str | None = None, timeout: float = DEFAULT_TIMEOUT,
     api: str = "openai", task: str | None = None, load_wait: float = DEFAULT_LOAD_WAIT,
     max_body: int = DEFAULT_MAX_BODY, max_events: int = DEFAULT_MAX_EVENTS, max_retries: int = DEFAULT_MAX_RETRIES,
-    breaker: int = DEFAULT_BREAKER,
+    breaker: int = DEFAULT_BREAKER, ca_bundle: str | None = None, insecure: bool = False,
 ) -> Target:
     """Check the target answers and pick the model: OpenAI-style, ``GET /models`` (the first model listed when
     none is given); TGI, ``GET /info``; a Hugging Face task endpoint, the task's documented request."""
     api, task = choose_api(api, task)
+    try:
+        tls = Tls(ca_bundle or None, insecure)
+    except TlsError as exc:
+        raise TargetError(str(exc)) from None
     target = Target(normalise_base_url(base_url), api_key or None, model or None, timeout, api=api, task=task,
                     load_wait=load_wait, max_body=max_body, max_events=max_events, max_retries=max_retries,
-                    breaker=breaker)
+                    breaker=breaker, tls=tls)
     exchange = _aio.run(_discover(target))
     target.discovery.append(exchange)
     where = exchange.request.url
@@ -181,7 +187,8 @@ def request_for(target: Target, case: Case, body: bytes | None = None) -> Reques
         path = "/" + case.route + path
     file = str(_cases.fixture(case.body_file)) if case.body_file is not None else None
     secret = "" if case.auth else target.api_key or ""
-    return Request(case.method, target.url(path), headers, body, file, secret=secret)
+    return Request(case.method, target.url(path), headers, body, file, secret=secret,
+                   curl_options=target.tls.curl_options())
 
 
 async def _discover(target: Target) -> Exchange:
@@ -190,17 +197,20 @@ async def _discover(target: Target) -> Exchange:
         request, name = request_for(target, case), case.id
     else:
         path, name = ("/info", "tgi.info") if target.api == "tgi" else ("/models", "models.list")
-        request = Request("GET", target.url(path), target.headers(), secret=target.api_key or "")
-    async with httpx.AsyncClient(timeout=client_timeout(target.timeout)) as client:
+        request = Request("GET", target.url(path), target.headers(), secret=target.api_key or "",
+                          curl_options=target.tls.curl_options())
+    async with open_client(target.bounds) as client:
         exchange = await send_async(client, name, request, target.bounds)
     return await confirm(exchange, target.bounds)
 
 
 @contextmanager
 def embedded(*, api_key: str | None = None, model: str | None = None, faults: tuple[str, ...] = (),
-             api: str = "openai", task: str | None = None, ttft_ms: float = 0.0, itl_ms: float = 0.0) -> Iterator[str]:
+             api: str = "openai", task: str | None = None, ttft_ms: float = 0.0, itl_ms: float = 0.0,
+             certificate: tuple[str, str] | None = None) -> Iterator[str]:
     """Run the reference endpoint on a free loopback port in a background thread; yield the base URL of ``api``
-    (and ``task``): /v1, the root (TGI), /models/{task}, or /models for every task."""
+    (and ``task``): /v1, the root (TGI), /models/{task}, or /models for every task. With ``certificate`` (the
+    paths of a PEM certificate chain and its key), over HTTPS."""
     import uvicorn
 
     from .serve import DEFAULT_MODEL, create_app
@@ -209,7 +219,9 @@ def embedded(*, api_key: str | None = None, model: str | None = None, faults: tu
     app = create_app(api_key=api_key, model=model or DEFAULT_MODEL, faults=faults, ttft_ms=ttft_ms, itl_ms=itl_ms)
     sock = listening()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    chain, key = certificate or (None, None)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ssl_certfile=chain,
+                            ssl_keyfile=key)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="infercheck-serve")
     thread.start()
@@ -220,7 +232,7 @@ def embedded(*, api_key: str | None = None, model: str | None = None, faults: tu
             threading.Event().wait(0.01)
         if not server.started:
             raise TargetError("the embedded reference endpoint did not start")
-        root = f"http://127.0.0.1:{port}"
+        root = f"{'https' if certificate else 'http'}://127.0.0.1:{port}"
         if api == "hf":
             yield root + "/models" + ("" if task == ALL_TASKS else f"/{task}")
         else:

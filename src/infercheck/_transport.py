@@ -6,8 +6,10 @@ import asyncio
 import email.utils
 import errno
 import re
+import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 
 import httpx
 
@@ -35,17 +37,69 @@ def parse_size(text: str) -> int:
     return size
 
 
+class TlsError(ValueError):
+    """A CA bundle that cannot be used: missing, unreadable, or holding no certificate."""
+
+
+@dataclass(frozen=True)
+class Tls:
+    """How the endpoint's certificate is verified: against the default trust store (certifi's, as httpx does),
+    against the CAs of ``ca_bundle`` alone (``--ca-bundle``, for a private CA), or not at all (``--insecure``)."""
+
+    ca_bundle: str | None = None
+    insecure: bool = False
+
+    def __post_init__(self) -> None:
+        if self.ca_bundle is not None and self.insecure:
+            raise TlsError("a CA bundle and insecure contradict each other: verify against the bundle, or not at all")
+        if self.ca_bundle is not None:
+            _context(self.ca_bundle)  # a bad bundle is a clear error before any request
+
+    def verify(self) -> ssl.SSLContext | bool:
+        return False if self.insecure else _context(self.ca_bundle) if self.ca_bundle else True
+
+    def curl_options(self) -> tuple[str, ...]:
+        """What curl needs to reproduce a request over the same trust: ``-k``, or ``--cacert PATH``."""
+        return ("-k",) if self.insecure else ("--cacert", self.ca_bundle) if self.ca_bundle else ()
+
+    def describe(self) -> str | None:
+        """The report's line on TLS when verification is not the default, else None."""
+        if self.insecure:
+            return "TLS certificates were not verified (--insecure)"
+        if self.ca_bundle:
+            return f"TLS certificates were verified against the CA bundle {self.ca_bundle} alone (--ca-bundle)"
+        return None
+
+
+@cache
+def _context(ca_bundle: str) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except FileNotFoundError:
+        raise TlsError(f"CA bundle {ca_bundle}: no such file") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise TlsError(f"CA bundle {ca_bundle}: not a PEM file of CA certificates ({exc})") from None
+
+
 @dataclass(frozen=True)
 class Bounds:
     """What one request may cost: ``timeout`` seconds in all (streamed body included), ``max_body`` bytes of
     answer, ``max_events`` stream events, and at most ``patience`` seconds waiting out 503 "model is loading"
-    and 429 "rate limited" answers (the latter re-sent at most ``max_retries`` times)."""
+    and 429 "rate limited" answers (the latter re-sent at most ``max_retries`` times); and ``tls``, how its
+    connection's certificate is verified."""
 
     timeout: float
     patience: float
     max_body: int = DEFAULT_MAX_BODY
     max_events: int = DEFAULT_MAX_EVENTS
     max_retries: int = DEFAULT_MAX_RETRIES
+    tls: Tls = field(default_factory=Tls)
+
+
+def open_client(bounds: Bounds, connections: int = 1, *, keep_alive: bool = True) -> httpx.AsyncClient:
+    """The client every request is sent on: ``connections`` at most, the per-request timeouts, the TLS trust."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections if keep_alive else 0)
+    return httpx.AsyncClient(limits=limits, timeout=client_timeout(bounds.timeout), verify=bounds.tls.verify())
 
 
 class _Overflow(Exception):
@@ -83,9 +137,8 @@ async def confirm(first: Exchange, bounds: Bounds) -> Exchange:
     attempt: a failure twice over is the server's."""
     if not lost(first):
         return first
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=0)
-    async with httpx.AsyncClient(timeout=client_timeout(bounds.timeout), limits=limits) as client:
-        again = await send_async(client, first.case_id, first.request, bounds, stream=first.stream)
+    async with open_client(bounds, keep_alive=False) as fresh:
+        again = await send_async(fresh, first.case_id, first.request, bounds, stream=first.stream)
     again.transient = first.error
     again.transient_cut = first.cut
     return again
@@ -98,6 +151,9 @@ def _describe(exc: Exception, deadline: float) -> str:
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         return f"timed out after {deadline:g}s"
     if isinstance(exc, httpx.ConnectError):
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            return (f"the endpoint's TLS certificate could not be verified ({exc}): for a private CA give "
+                    "--ca-bundle PATH; --insecure skips verification")
         return f"connection failed ({exc or type(exc).__name__})"
     said = str(exc) or type(exc).__name__
     chain, cause = [], exc

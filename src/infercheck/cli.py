@@ -153,6 +153,10 @@ def main(ctx: click.Context, config_path: str | None) -> None:
               envvar="INFERCHECK_BREAKER", show_envvar=True,
               help="Requests in a row to one route that time out or are refused before the rest of that route's "
                    "requests are not sent (each then fails: the endpoint stopped answering); 0: never.")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), envvar="INFERCHECK_CA_BUNDLE", show_envvar=True,
+              help="Verify the endpoint's TLS certificate against the CAs in this PEM file alone (a private CA).")
+@click.option("--insecure", is_flag=True, envvar="INFERCHECK_INSECURE", show_envvar=True,
+              help="Do not verify the endpoint's TLS certificate (the report says so; curl commands carry -k).")
 @click.option("--profile", envvar="INFERCHECK_PROFILE", show_envvar=True, default=_profiles.DEFAULT, show_default=True,
               help=f"Which documented variations count as deviations: {', '.join(_profiles.names())}, "
                    "or a path to a profile .toml.")
@@ -192,7 +196,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="List every check as it runs; print internal errors' tracebacks.")
 @_guarded
 def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, max_body, max_events, max_retries,
-        breaker, profile, max_requests, max_examples, shrink_budget, seed,
+        breaker, ca_bundle, insecure, profile, max_requests, max_examples, shrink_budget, seed,
         hypothesis_profile, json_path, junit_path, allure_dir, markdown_path, html_path, fail_on, baseline_path,
         write_baseline, faults, keyword, verbose):
     """Run the conformance suites against a target (default: the embedded reference endpoint)."""
@@ -231,7 +235,7 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, ma
                                                            task=task))
             target = resolve(url, api_key=api_key, model=model, timeout=timeout, api=api, task=task,
                              load_wait=load_wait, max_body=max_body, max_events=max_events, max_retries=max_retries,
-                             breaker=breaker)
+                             breaker=breaker, ca_bundle=ca_bundle, insecure=insecure)
         except TargetError as exc:
             _die(str(exc))
         target.embedded = not base_url
@@ -240,6 +244,8 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, ma
             ("TGI model" if api == "tgi" else "model") + f" [cyan]{escape(target.model)}[/]")
         console.print(f"[bold]infercheck {__version__}[/] checking [cyan]{escape(where)}[/] {what} "
                       f"profile [cyan]{escape(chosen.name)}[/]" + (f" with faults {', '.join(faults)}" if faults else ""))
+        if target.tls.describe():
+            console.print(f"[yellow]{escape(target.tls.describe())}[/]", soft_wrap=True)
         waited = max((e.waited for e in target.discovery), default=0)
         if waited:
             console.print(f"the model was loading: waited {waited:.1f} s (503 with estimated_time)")

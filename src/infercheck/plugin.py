@@ -46,6 +46,9 @@ _SETTINGS: dict[str, tuple[tuple[str, ...], str]] = {
     "max_retries": (("INFERCHECK_MAX_RETRIES",), f"re-sends of a request answered 429 (default {DEFAULT_MAX_RETRIES})"),
     "breaker": (("INFERCHECK_BREAKER",), f"requests in a row to one route unanswered before the rest are not sent "
                 f"(default {DEFAULT_BREAKER}; 0: never)"),
+    "ca_bundle": (("INFERCHECK_CA_BUNDLE",), "verify the endpoint's TLS certificate against the CAs in this PEM file "
+                  "alone"),
+    "insecure": (("INFERCHECK_INSECURE",), "true: do not verify the endpoint's TLS certificate (the report says so)"),
     "json": (("INFERCHECK_JSON",), "write the results document to this path"),
     "profile": (("INFERCHECK_PROFILE",),
                 f"dialect profile: {', '.join(_profiles.names())}, or a .toml path (default {_profiles.DEFAULT})"),
@@ -167,6 +170,15 @@ class State:
             raise pytest.UsageError(f"infercheck: {name} must be a whole number >= 0, not {raw!r}")
         return int(raw)
 
+    def _flag(self, name: str) -> bool:
+        """A yes or no: true, 1, yes, on (any case), or false, 0, no, off; unset is no."""
+        raw = setting(self.config, name)
+        if raw is None or raw.strip().lower() in ("false", "0", "no", "off", ""):
+            return False
+        if raw.strip().lower() in ("true", "1", "yes", "on"):
+            return True
+        raise pytest.UsageError(f"infercheck: {name} must be true or false, not {raw!r}")
+
     def preset(self) -> Preset | None:
         return next((p for p in self.config.pluginmanager.get_plugins() if isinstance(p, Preset)), None)
 
@@ -200,7 +212,8 @@ class State:
                          task=task, load_wait=self._number("load_wait", float, DEFAULT_LOAD_WAIT), max_body=max_body,
                          max_events=self._number("max_events", int, DEFAULT_MAX_EVENTS),
                          max_retries=self._count("max_retries", DEFAULT_MAX_RETRIES),
-                         breaker=self._count("breaker", DEFAULT_BREAKER))
+                         breaker=self._count("breaker", DEFAULT_BREAKER), ca_bundle=setting(self.config, "ca_bundle"),
+                         insecure=self._flag("insecure"))
         target.embedded = is_embedded
         return target
 
@@ -287,7 +300,7 @@ class State:
         target = self.runner.target
         return {"base_url": target.base_url, "model": target.model, "embedded": target.embedded,
                 "api": target.api, "task": target.task, "authenticated": bool(target.api_key), "profile": self.runner.profile.name,
-                "seed": self.seed}
+                "seed": self.seed, "tls": target.tls.describe()}
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -482,6 +495,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         f"infercheck: {target.base_url} model={target.model} profile={state.runner.profile.name}: "
         f"{stats['requests']} requests, {stats['completion_tokens']} completion tokens{seed}{waited}"
     )
+    if target.tls.describe() and not _under_cli(terminalreporter.config):  # `infercheck run` said so first
+        terminalreporter.write_line(f"infercheck: {target.tls.describe()}", yellow=True)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

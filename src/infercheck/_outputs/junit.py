@@ -29,7 +29,7 @@ def document(results: list[Result], target: dict[str, Any], stats: dict[str, Any
     properties = ET.SubElement(suite, "properties")
     facts = {"target": target.get("base_url"), "model": target.get("model"), "api": target.get("api"),
              "task": target.get("task"), "profile": target.get("profile"), "seed": target.get("seed"),
-             "verdict": verdict(counts, fail_on)[0], "requests": stats.get("requests")}
+             "tls": target.get("tls"), "verdict": verdict(counts, fail_on)[0], "requests": stats.get("requests")}
     for name, value in facts.items():
         if value is not None:
             ET.SubElement(properties, "property", {"name": name, "value": str(value)})

@@ -60,7 +60,7 @@ def run_summary(doc: dict[str, Any], *, fail_on: str = "failed") -> str:
     where = "the embedded reference endpoint" if target.get("embedded") else f"`{target['base_url']}`"
     out = [f"## infercheck: {said}", "",
            f"{where}, model `{target['model']}`, API `{target['api']}`, profile `{target.get('profile', 'openai')}`"
-           f"; exit status {status}.", "",
+           + (f"; {target['tls']}" if target.get("tls") else "") + f"; exit status {status}.", "",
            "| passed | failed | known | deviations | skipped | internal errors | requests | completion tokens |",
            "|---:|---:|---:|---:|---:|---:|---:|---:|",
            f"| {summary['passed']} | {summary['failed']} | {summary.get('known', 0)} | {summary['deviations']} | "
