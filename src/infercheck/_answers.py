@@ -92,16 +92,45 @@ def documents(exchange: Exchange) -> list[dict[str, Any]]:
 def completion_tokens(exchange: Exchange) -> int:
     """Tokens a successful answer says it generated (usage.completion_tokens; TGI's details.generated_tokens), 0
     when it does not say."""
+    return said_tokens(exchange) or 0
+
+
+def said_tokens(exchange: Exchange) -> int | None:
+    """Tokens a successful answer says it generated, or None when it does not say (or did not succeed)."""
     response = exchange.response
     if response is None or not (200 <= response.status < 300):
-        return 0
+        return None
     for doc in reversed(documents(exchange)):
         usage, details = doc.get("usage"), doc.get("details")
         if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
             return usage["completion_tokens"]
         if isinstance(details, dict) and isinstance(details.get("generated_tokens"), int):
             return details["generated_tokens"]
-    return 0
+    return None
+
+
+def generated(exchange: Exchange, reserved: int) -> int:
+    """What an answer counts against the token budget: the tokens it says it generated; for a stream that does
+    not say, its events that carry text (one token each, as servers stream); an error answer, none; for any other
+    (an answer that says nothing, a request cut or unanswered: the endpoint may have generated), ``reserved``."""
+    response = exchange.response
+    if response is not None and not (200 <= response.status < 300):
+        return 0
+    said = said_tokens(exchange)
+    if said is not None:
+        return said
+    if response is not None and exchange.stream and not exchange.cut:
+        return sum(_tokens_in(doc) for doc in documents(exchange))
+    return reserved if exchange.sent else 0
+
+
+def _tokens_in(event: dict[str, Any]) -> int:
+    """The tokens one stream event carries: a TGI token event one, an OpenAI-style chunk one per choice with
+    text."""
+    if isinstance(event.get("token"), dict):
+        return 1
+    choices = event.get("choices")
+    return sum(1 for c in choices if isinstance(c, dict) and _piece(c)) if isinstance(choices, list) else 0
 
 
 def read(exchange: Exchange) -> Answer:

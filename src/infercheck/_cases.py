@@ -150,6 +150,17 @@ def token_bound(case: Case) -> int | None:
     return case.limit * case.n * prompt_count((case.body or {}).get("prompt"))
 
 
+def reservation(case: Case) -> int | None:
+    """At most how many completion tokens an answer to ``case`` generates if the endpoint serves it, whether or not
+    it should (a lenient endpoint serves invalid requests too): its limit x n x prompts; 0 where nothing is
+    generated; None when the request sets no valid limit, so that nothing bounds the answer."""
+    if case.route not in ("completions", "chat"):
+        return 0
+    if case.limit is None or case.limit < 1:
+        return None
+    return case.limit * max(case.n, 1) * prompt_count((case.body or {}).get("prompt"))
+
+
 def cost(cases: tuple[Case, ...] | list[Case]) -> dict[str, int | None]:
     """What sending ``cases`` costs at most: requests (discovery included; identical requests are sent
     once, and the model listing reuses discovery's), and completion tokens when every answer is conformant."""

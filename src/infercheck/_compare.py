@@ -36,7 +36,7 @@ DEMO_TARGETS: dict[str, dict[str, Any]] = {
 }
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
 _OPTIONS = {"base_url": "--base-url", "model": "--model", "profile": "--profile", "api": "--api", "task": "--task",
-            "timeout": "--timeout", "concurrency": "--concurrency", "max_requests": "--max-requests",
+            "timeout": "--timeout", "concurrency": "--concurrency", "max_requests": "--max-requests", "max_tokens": "--max-tokens",
             "max_examples": "--max-examples", "load_wait": "--load-wait", "max_body": "--max-body",
             "max_events": "--max-events", "max_retries": "--max-retries", "breaker": "--breaker",
             "ca_bundle": "--ca-bundle"}

@@ -26,7 +26,7 @@ _COUNT, _SIZE, _BOOL = "integer >= 0", "size (bytes, or a string such as \"8MiB\
 RUN_KEYS: dict[str, str] = {
     "base_url": _STR, "api_key": _STR, "model": _STR, "profile": _STR, "api": _STR, "task": _STR,
     "timeout": _POS_NUM, "concurrency": _POS_INT, "max_requests": _POS_INT, "max_examples": _POS_INT,
-    "seed": _INT, "hypothesis_profile": _STR, "load_wait": _NUM, "json": _STR, "junit": _STR, "allure": _STR,
+    "max_tokens": _POS_INT, "seed": _INT, "hypothesis_profile": _STR, "load_wait": _NUM, "json": _STR, "junit": _STR, "allure": _STR,
     "markdown": _STR, "html": _STR, "fail_on": _STR, "baseline": _STR, "write_baseline": _STR,
     "max_body": _SIZE, "max_events": _POS_INT, "max_retries": _COUNT, "breaker": _COUNT, "shrink_budget": _STR,
     "ca_bundle": _STR, "insecure": _BOOL,
@@ -34,7 +34,7 @@ RUN_KEYS: dict[str, str] = {
 TARGET_KEYS: dict[str, str] = {
     "base_url": _STR, "api_key": _STR, "model": _STR, "profile": _STR, "api": _STR, "task": _STR,
     "timeout": _POS_NUM, "concurrency": _POS_INT, "max_requests": _POS_INT, "max_examples": _POS_INT,
-    "load_wait": _NUM, "fault": _STRS, "max_body": _SIZE, "max_events": _POS_INT, "max_retries": _COUNT,
+    "max_tokens": _POS_INT, "load_wait": _NUM, "fault": _STRS, "max_body": _SIZE, "max_events": _POS_INT, "max_retries": _COUNT,
     "breaker": _COUNT, "ca_bundle": _STR, "insecure": _BOOL,
 }
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -100,7 +100,8 @@ class Runner:
     """Sends each case's request once (concurrently) and evaluates checks over the exchanges.
 
     Cases a profile says the endpoint lacks, cases needing a key when none was given, and
-    cases beyond ``max_requests`` are not sent; their checks are skipped with the reason.
+    cases beyond ``max_requests`` (requests) or ``max_tokens`` (generated tokens) are not sent; their checks are
+    skipped with the reason.
     """
 
     target: Target
@@ -112,15 +113,19 @@ class Runner:
     results: list[Result] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     baseline: Baseline | None = None  # failures it records are reported as known, not failed
+    max_tokens: int | None = None  # generated tokens, across every suite: a hard ceiling
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if self.max_requests is not None and self.max_requests < 1:
             raise ValueError("max_requests must be at least 1")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError("max_tokens must be at least 1")
         self._by_signature = {request_key(e.request): e for e in self.target.discovery if e.response is not None}
         self.breaker = Breaker(self.target.breaker)
         self._sent = len(self.target.discovery)
+        self._tokens = 0  # generated tokens counted, and reserved by requests not answered yet
 
     @property
     def context(self) -> Context:
@@ -135,12 +140,31 @@ class Runner:
         """Requests sent so far, discovery included (what the budget has spent)."""
         return self._sent
 
-    def spend(self) -> bool:
-        """Take one request from the budget (shared by every suite); False when it is spent."""
-        if self.max_requests is not None and self._sent >= self.max_requests:
-            return False
-        self._sent += 1
-        return True
+    @property
+    def tokens_spent(self) -> int:
+        """Generated tokens counted so far, and reserved by requests not answered yet."""
+        return self._tokens
+
+    def spend(self, tokens: int | None = 0, requests: int = 1) -> str | None:
+        """Take ``requests`` requests, and ``tokens`` generated tokens at most (None: nothing bounds them), from the
+        budgets every suite shares; why not, when that would pass one. The tokens are reserved until ``settle``."""
+        if self.max_requests is not None and self._sent + requests > self.max_requests:
+            return f"the request budget is spent (--max-requests {self.max_requests})"
+        if self.max_tokens is not None:
+            if tokens is None:
+                return (f"nothing bounds the tokens its answer may generate (no valid max_tokens), and --max-tokens "
+                        f"{self.max_tokens} is a hard ceiling")
+            if self._tokens + tokens * requests > self.max_tokens:
+                return (f"the token budget is spent (--max-tokens {self.max_tokens}): its answer may generate up to "
+                        f"{tokens * requests} tokens, and {self._tokens} are generated or reserved")
+            self._tokens += tokens * requests
+        self._sent += requests
+        return None
+
+    def settle(self, reserved: int | None, exchange: Exchange) -> None:
+        """Replace what a request reserved of the token budget with what its answer generated."""
+        if self.max_tokens is not None:
+            self._tokens += _answers.generated(exchange, reserved or 0) - (reserved or 0)
 
     def _not_sent(self, case: Case, reason: str) -> None:
         self.exchanges[case.id] = Exchange(case.id, self.request_for(case), error=reason, stream=case.stream,
@@ -157,6 +181,8 @@ class Runner:
     def _derived_body(self, case: Case) -> bytes | str:
         """The body of a case completed from another case's answer, or why it cannot be built."""
         source = self.exchanges.get(case.derive["from"])
+        if source is not None and not source.sent:
+            return f"needs a text answer from {case.derive['from']}, which was not sent: {source.error}"
         text = _answers.read(source).text() if source is not None and source.response is not None else None
         if text is None or not 200 <= source.response.status < 300:
             return f"needs a text answer from {case.derive['from']}, which gave none"
@@ -190,8 +216,8 @@ class Runner:
                     self.exchanges[case.id] = known
                 elif signature in pending:
                     pending[signature].append((case, request))
-                elif not self.spend():
-                    self._not_sent(case, f"the request budget is spent (--max-requests {self.max_requests})")
+                elif (why := self.spend(_cases.reservation(case))) is not None:
+                    self._not_sent(case, why)
                 else:
                     pending[signature] = [(case, request)]
             if pending:
@@ -209,6 +235,7 @@ class Runner:
                         exchange = await send_async(client, first.id, request, self.target.bounds,
                                                     stream=first.stream)
                         self.breaker.record(exchange)
+                        self.settle(_cases.reservation(first), exchange)
                 self._keep(signature, group, exchange)
 
             await asyncio.gather(*(one(sig, group) for sig, group in pending.items()))
@@ -228,7 +255,7 @@ class Runner:
     async def _under_load(self, case: Case, request: Request, copies: int) -> tuple[tuple[Exchange, ...], ...]:
         """``copies`` of ``request`` sent at once, each on a connection of its own; a second round when a copy
         was cut or lost (not when it timed out: that costs the deadline again). Only rounds the request budget
-        pays for in full are sent."""
+        and the token budget pay for in full are sent."""
 
         async def copy() -> Exchange:
             async with open_client(self.target.bounds, keep_alive=False) as client:
@@ -236,10 +263,12 @@ class Runner:
 
         rounds: list[tuple[Exchange, ...]] = []
         while len(rounds) < 2 and (not rounds or any(lost(e) for e in rounds[-1])):
-            if self.max_requests is not None and self._sent + copies > self.max_requests:
+            reserved = _cases.reservation(case)
+            if self.spend(reserved, copies) is not None:
                 break
-            self._sent += copies
             rounds.append(tuple(await asyncio.gather(*(copy() for _ in range(copies)))))
+            for sent in rounds[-1]:
+                self.settle(reserved, sent)
         return tuple(rounds)
 
     def _keep(self, signature: tuple, group: list[tuple[Case, Request]], exchange: Exchange) -> None:
@@ -281,6 +310,7 @@ class Runner:
             "resent_after_wait": sum(e.retries for e in sent.values()),
             "waited_s": round(sum(e.waited for e in sent.values()), 3),
             "abandoned": sum(1 for e in {id(e): e for e in self.exchanges.values()}.values() if e.abandoned),
+            **({"max_tokens": self.max_tokens, "tokens_counted": self._tokens} if self.max_tokens is not None else {}),
         }
 
 
@@ -306,11 +336,12 @@ def run(
     concurrency: int = DEFAULT_CONCURRENCY,
     profile: Profile | str | None = None,
     max_requests: int | None = None,
+    max_tokens: int | None = None,
 ) -> Runner:
     """Run every check of ``api`` against ``target`` without pytest; the runner holds the results."""
     if not isinstance(profile, Profile):
         profile = _profiles.load(profile)
-    runner = Runner(target, concurrency, profile, max_requests)
+    runner = Runner(target, concurrency, profile, max_requests, max_tokens=max_tokens)
     api = api or target.api
     selected = [i for i in items(api) if selects(api, target.task, i.case.api, i.case.route)]
     runner.execute(dict.fromkeys(item.case for item in selected))

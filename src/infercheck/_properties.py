@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from jsonschema import Draft202012Validator
 
-from . import _aio, _checks, _schemas, _shrink
+from . import _aio, _cases, _checks, _schemas, _shrink
 from ._cases import Case
 from ._checks import Outcome, Result
 from ._engine import Runner, request_key, route_of
@@ -419,6 +419,7 @@ class _Suite:
         self.shrink_sent = 0
         self.shrinking_since: float | None = None
         self.stopped: str | None = None  # why a request was not sent
+        self.refused = 0  # drawn requests not sent (not counting shrinking's)
         self.given_up: str | None = None  # the route the circuit breaker gave up on, when that refused one
         self.unanswered: str | None = None  # what became of a request that timed out, or stayed rate limited
 
@@ -429,7 +430,7 @@ class _Suite:
             self.memo[key] = asyncio.ensure_future(self._send(case, request, shrinking))
         return await self.memo[key]
 
-    def _refusal(self, request: Request, shrinking: bool) -> str | None:
+    def _refusal(self, case: Case, request: Request, shrinking: bool) -> str | None:
         why = self.runner.breaker.why(request)
         if why is not None:
             self.given_up = route_of(request)
@@ -441,21 +442,21 @@ class _Suite:
                           or time.perf_counter() - (self.shrinking_since or 0.0) >= self.shrink_budget[1]):
             return (f"the shrink budget is spent ({self.shrink_budget[0]} requests, {self.shrink_budget[1]:g} s: "
                     "--shrink-budget)")
-        if not self.runner.spend():
-            return f"the request budget is spent (--max-requests {self.runner.max_requests})"
-        return None
+        return self.runner.spend(_cases.reservation(case))
 
     async def _send(self, case: Case, request: Request, shrinking: bool) -> Exchange | None:
         async with self.gate:
-            why = self._refusal(request, shrinking)
+            why = self._refusal(case, request, shrinking)
             if why is not None:
                 self.stopped = why
+                self.refused += not shrinking
                 return None
             self.sent += 1
             self.shrink_sent += shrinking
             bounds = self.runner.target.bounds
             exchange = await send_async(self.client, case.id, request, bounds, stream=case.stream)
             self.runner.breaker.record(exchange)
+            self.runner.settle(_cases.reservation(case), exchange)
             if silent(exchange):
                 self.unanswered = exchange.error or (f"still {exchange.response.status} after {exchange.retries} "
                                                      "retries")
@@ -621,7 +622,8 @@ async def _explore(prop: Property, drawn: list[Any], suite: _Suite, *, model: st
             continue
         if r.outcome is Outcome.PASSED:
             r.case = f"property.{prop.id}"
-            r.message = f"held for {len(held[check_id])} distinct generated request(s)"
+            r.message = f"held for {len(held[check_id])} distinct generated request(s)" + (
+                f"; {suite.refused} more drawn request(s) not sent: {suite.stopped}" if suite.refused else "")
             r.curl = ""
         found.results.append(r)
     return found

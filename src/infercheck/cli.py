@@ -162,6 +162,9 @@ def main(ctx: click.Context, config_path: str | None) -> None:
                    "or a path to a profile .toml.")
 @click.option("--max-requests", type=click.IntRange(min=1), envvar="INFERCHECK_MAX_REQUESTS", show_envvar=True,
               help="Send at most this many requests (discovery included); the cases beyond are skipped.")
+@click.option("--max-tokens", type=click.IntRange(min=1), envvar="INFERCHECK_MAX_TOKENS", show_envvar=True,
+              help="Generate at most this many completion tokens in all (counted from usage or the stream; each "
+                   "request reserves its max_tokens x n first): a hard ceiling; the requests beyond are skipped.")
 @click.option("--max-examples", type=click.IntRange(min=1), envvar="INFERCHECK_MAX_EXAMPLES", show_envvar=True,
               help=f"Generated requests per property suite [default: {_properties.DEFAULT_MAX_EXAMPLES}, or the "
                    "hypothesis profile's].")
@@ -196,7 +199,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="List every check as it runs; print internal errors' tracebacks.")
 @_guarded
 def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, max_body, max_events, max_retries,
-        breaker, ca_bundle, insecure, profile, max_requests, max_examples, shrink_budget, seed,
+        breaker, ca_bundle, insecure, profile, max_requests, max_tokens, max_examples, shrink_budget, seed,
         hypothesis_profile, json_path, junit_path, allure_dir, markdown_path, html_path, fail_on, baseline_path,
         write_baseline, faults, keyword, verbose):
     """Run the conformance suites against a target (default: the embedded reference endpoint)."""
@@ -260,6 +263,8 @@ def run(base_url, api, task, load_wait, api_key, model, concurrency, timeout, ma
                 "--infercheck-api", api] + (["--infercheck-task", task] if task else [])
         if max_requests:
             args += ["--infercheck-max-requests", str(max_requests)]
+        if max_tokens:
+            args += ["--infercheck-max-tokens", str(max_tokens)]
         if max_examples:
             args += ["--infercheck-max-examples", str(max_examples)]
         if seed is not None:
@@ -408,6 +413,11 @@ def _summarise(console: Console, results: list[Result], stats: dict, profile: st
     if stats.get("abandoned"):
         console.print(f"circuit breaker: {stats['abandoned']} case(s) not sent: the endpoint had stopped answering "
                       "their route (--breaker)", soft_wrap=True)
+    spent = [r for r in results if r.outcome is Outcome.SKIPPED and "budget is spent (--max-" in r.message]
+    if spent or "max_tokens" in stats:
+        tokens = (f"; {stats['tokens_counted']} generated tokens counted against --max-tokens {stats['max_tokens']}"
+                  if "max_tokens" in stats else "")
+        console.print(f"budget: {len(spent)} check(s) skipped because a budget was spent{tokens}", soft_wrap=True)
     if stats.get("retried"):
         console.print(f"transport: {stats['retried']} request(s) lost their connection without an answer and were "
                       "sent again, alone, on a fresh connection; the second answers were judged")

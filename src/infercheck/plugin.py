@@ -53,6 +53,8 @@ _SETTINGS: dict[str, tuple[tuple[str, ...], str]] = {
     "profile": (("INFERCHECK_PROFILE",),
                 f"dialect profile: {', '.join(_profiles.names())}, or a .toml path (default {_profiles.DEFAULT})"),
     "max_requests": (("INFERCHECK_MAX_REQUESTS",), "send at most this many requests; cases beyond are skipped"),
+    "max_tokens": (("INFERCHECK_MAX_TOKENS",), "generate at most this many completion tokens in all (a hard ceiling); "
+                   "requests beyond are skipped"),
     "fault": (("INFERCHECK_FAULT",), "plant these comma-separated faults in the embedded reference endpoint"),
     "max_examples": (("INFERCHECK_MAX_EXAMPLES",),
                      f"generated requests per property (default {_properties.DEFAULT_MAX_EXAMPLES}, or the "
@@ -221,6 +223,7 @@ class State:
         if self.runner is None:
             concurrency = self._number("concurrency", int, _engine.DEFAULT_CONCURRENCY)
             max_requests = self._number("max_requests", int, None)
+            max_tokens = self._number("max_tokens", int, None)
             try:
                 profile = _profiles.load(setting(self.config, "profile"))
                 if _properties.properties(api=self.selection()[0]):
@@ -232,7 +235,8 @@ class State:
                                             f"not {fail_on!r}")
                 baseline_path = setting(self.config, "baseline")
                 baseline = _baseline.load(baseline_path) if baseline_path else None
-                self.runner = Runner(self.target(), concurrency, profile, max_requests, baseline=baseline)
+                self.runner = Runner(self.target(), concurrency, profile, max_requests, baseline=baseline,
+                                     max_tokens=max_tokens)
             except (TargetError, ValueError) as exc:
                 pytest.exit(f"infercheck: {exc}", returncode=2)
             except pytest.UsageError as exc:

@@ -1,0 +1,87 @@
+"""--max-tokens: a hard ceiling on generated tokens across every suite. Each request reserves what its answer may
+generate (max_tokens x n x prompts) before it is sent; the answer's own count replaces the reservation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infercheck import Exchange, Request, Response
+from infercheck._answers import generated
+from infercheck._cases import Case, reservation
+from infercheck._engine import Runner
+from infercheck._target import Target
+
+from .test_cli import infercheck
+
+URL = "http://x/v1/chat/completions"
+
+
+def _answer(status: int, body: bytes, *, stream: bool = False) -> Exchange:
+    return Exchange("c", Request("POST", URL), Response(status, {}, body, 0.0), stream=stream)
+
+
+def _case(route: str, body: dict) -> Case:
+    return Case("c", "", route, "POST", "/chat/completions", body=body)
+
+
+def test_a_request_reserves_what_its_answer_may_generate():
+    assert reservation(_case("chat", {"max_tokens": 16})) == 16
+    assert reservation(_case("chat", {"max_completion_tokens": 8, "max_tokens": 16, "n": 3})) == 24
+    assert reservation(_case("completions", {"max_tokens": 5, "prompt": ["a", "b"]})) == 10
+    assert reservation(_case("embeddings", {"input": "a"})) == 0  # nothing is generated
+    # nothing bounds these answers: no limit, or one an endpoint could read as none
+    assert reservation(_case("chat", {})) is None
+    assert reservation(_case("chat", {"max_tokens": -1})) is None
+    assert reservation(_case("chat", {"max_tokens": "infercheck-wrong-type"})) is None
+
+
+def test_an_answer_counts_what_it_says_else_its_text_events_else_its_reservation():
+    said = {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 7, "total_tokens": 8}}
+    assert generated(_answer(200, json.dumps(said).encode()), 16) == 7
+    events = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]},
+              {"choices": [{"index": 0, "delta": {"content": "a"}}, {"index": 1, "delta": {"content": "b"}}]},
+              {"choices": [{"index": 0, "delta": {"content": "c"}, "finish_reason": "length"}]}]
+    stream = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+    assert generated(_answer(200, stream.encode(), stream=True), 16) == 3  # the role-only event carries none
+    assert generated(_answer(200, b'{"choices": []}'), 16) == 16  # says nothing: what it reserved
+    assert generated(_answer(400, b'{"error": {}}'), 16) == 0
+    assert generated(Exchange("c", Request("POST", URL), error="timed out after 3s"), 16) == 16
+    assert generated(Exchange("c", Request("POST", URL), error="not sent", sent=False), 16) == 0
+
+
+def test_the_ceiling_holds_reservations_until_the_answers_settle_them():
+    runner = Runner(Target("http://x/v1"), max_tokens=100)
+    assert runner.spend(60) is None and runner.tokens_spent == 60
+    refused = runner.spend(50)
+    assert refused == ("the token budget is spent (--max-tokens 100): its answer may generate up to 50 tokens, and "
+                       "60 are generated or reserved")
+    runner.settle(60, _answer(200, b'{"usage": {"completion_tokens": 10}}'))
+    assert runner.tokens_spent == 10 and runner.spend(50) is None and runner.tokens_spent == 60
+    assert "nothing bounds the tokens" in runner.spend(None)
+    assert runner.spend(20, requests=3) is not None  # three copies at once: 60 more, past the ceiling
+    assert runner.requests_sent == 2
+    unlimited = Runner(Target("http://x/v1"))
+    assert unlimited.spend(None) is None and unlimited.spend(10 ** 9) is None
+
+
+def test_max_tokens_must_be_positive():
+    with pytest.raises(ValueError, match="max_tokens must be at least 1"):
+        Runner(Target("http://x/v1"), max_tokens=0)
+
+
+def test_a_run_never_passes_its_token_ceiling_and_says_what_it_skipped(tmp_path):
+    out = tmp_path / "results.json"
+    proc = infercheck("run", "--max-tokens", "300", "--seed", "4", "--json", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(out.read_text())
+    stats = doc["stats"]
+    assert stats["max_tokens"] == 300 and stats["completion_tokens"] <= stats["tokens_counted"] <= 300
+    skipped = [r for r in doc["results"] if r["outcome"] == "skipped" and "(--max-tokens 300)" in r["message"]]
+    assert skipped, "a default run generates more than 300 tokens: some requests must have been skipped"
+    # the property suites share the ceiling: a suite cut by it says so beside what held
+    assert any(r["case"].startswith("property.") and "drawn request(s) not sent: the token budget is spent "
+               "(--max-tokens 300)" in r["message"] for r in doc["results"])
+    assert f"budget: {len(skipped)} check(s) skipped because a budget was spent; {stats['tokens_counted']} " \
+           "generated tokens counted against --max-tokens 300" in proc.stdout
