@@ -28,13 +28,16 @@ def _case(route: str, body: dict) -> Case:
 
 def test_a_request_reserves_what_its_answer_may_generate():
     assert reservation(_case("chat", {"max_tokens": 16})) == 16
-    assert reservation(_case("chat", {"max_completion_tokens": 8, "max_tokens": 16, "n": 3})) == 24
+    # which of two limits a server honours varies: the larger; best_of generates more than n when larger
+    assert reservation(_case("chat", {"max_completion_tokens": 8, "max_tokens": 16, "n": 3})) == 48
+    assert reservation(_case("completions", {"max_tokens": 4, "n": 2, "best_of": 3})) == 12
     assert reservation(_case("completions", {"max_tokens": 5, "prompt": ["a", "b"]})) == 10
     assert reservation(_case("embeddings", {"input": "a"})) == 0  # nothing is generated
     # nothing bounds these answers: no limit, or one an endpoint could read as none
     assert reservation(_case("chat", {})) is None
     assert reservation(_case("chat", {"max_tokens": -1})) is None
     assert reservation(_case("chat", {"max_tokens": "infercheck-wrong-type"})) is None
+    assert reservation(_case("chat", {"max_tokens": 4, "n": 0})) is None
 
 
 def test_an_answer_counts_what_it_says_else_its_text_events_else_its_reservation():
@@ -45,6 +48,7 @@ def test_an_answer_counts_what_it_says_else_its_text_events_else_its_reservation
               {"choices": [{"index": 0, "delta": {"content": "c"}, "finish_reason": "length"}]}]
     stream = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
     assert generated(_answer(200, stream.encode(), stream=True), 16) == 3  # the role-only event carries none
+    assert generated(_answer(200, stream.encode(), stream=True), 16, echoed=1) == 2  # the first, its prompt
     assert generated(_answer(200, b'{"choices": []}'), 16) == 16  # says nothing: what it reserved
     assert generated(_answer(400, b'{"error": {}}'), 16) == 0
     assert generated(Exchange("c", Request("POST", URL), error="timed out after 3s"), 16) == 16
@@ -64,6 +68,23 @@ def test_the_ceiling_holds_reservations_until_the_answers_settle_them():
     assert runner.requests_sent == 2
     unlimited = Runner(Target("http://x/v1"))
     assert unlimited.spend(None) is None and unlimited.spend(10 ** 9) is None
+    assert runner.spend(0) is None  # what generates nothing is sent, spent budget or not
+
+
+def test_across_cases_and_property_suites_the_count_never_passes_the_ceiling():
+    from hypothesis import settings
+
+    from infercheck import _properties
+    from infercheck._engine import items
+    from infercheck._target import embedded, resolve
+
+    for seed in (1, 2):
+        with embedded() as url:
+            runner = Runner(resolve(url), max_tokens=50)
+            runner.execute(dict.fromkeys(i.case for i in items("openai")))
+            _properties.run_all(runner, _properties.properties(api="openai"), base=settings(), seed=seed)
+        assert 0 < runner.tokens_spent <= 50, seed
+        assert runner.stats()["completion_tokens"] <= runner.tokens_spent
 
 
 def test_max_tokens_must_be_positive():

@@ -109,10 +109,12 @@ def said_tokens(exchange: Exchange) -> int | None:
     return None
 
 
-def generated(exchange: Exchange, reserved: int) -> int:
+def generated(exchange: Exchange, reserved: int, echoed: int = 0) -> int:
     """What an answer counts against the token budget: the tokens it says it generated; for a stream that does
-    not say, its events that carry text (one token each, as servers stream); an error answer, none; for any other
-    (an answer that says nothing, a request cut or unanswered: the endpoint may have generated), ``reserved``."""
+    not say, its events that carry text (one token each, as servers stream), but the ``echoed`` prompts' (a
+    completion asked to echo streams each prompt first, in an event of its own); an error answer, none; for any
+    other (an answer that says nothing, a request cut or unanswered: the endpoint may have generated),
+    ``reserved``."""
     response = exchange.response
     if response is not None and not (200 <= response.status < 300):
         return 0
@@ -120,7 +122,7 @@ def generated(exchange: Exchange, reserved: int) -> int:
     if said is not None:
         return said
     if response is not None and exchange.stream and not exchange.cut:
-        return sum(_tokens_in(doc) for doc in documents(exchange))
+        return max(sum(_tokens_in(doc) for doc in documents(exchange)) - echoed, 0)
     return reserved if exchange.sent else 0
 
 

@@ -152,13 +152,21 @@ def token_bound(case: Case) -> int | None:
 
 def reservation(case: Case) -> int | None:
     """At most how many completion tokens an answer to ``case`` generates if the endpoint serves it, whether or not
-    it should (a lenient endpoint serves invalid requests too): its limit x n x prompts; 0 where nothing is
-    generated; None when the request sets no valid limit, so that nothing bounds the answer."""
+    it should (a lenient endpoint serves invalid requests too): the larger of its limits (max_completion_tokens,
+    max_tokens: which one a server honours varies) x its choices (n, or best_of when larger) x its prompts; 0 where
+    nothing is generated; None when a limit is missing or invalid, so that nothing bounds the answer."""
     if case.route not in ("completions", "chat"):
         return 0
-    if case.limit is None or case.limit < 1:
+    body = case.body if isinstance(case.body, dict) else {}
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+    limits = [body[name] for name in ("max_completion_tokens", "max_tokens") if name in body]
+    choices = [body.get("n", 1), body.get("best_of", 1)]
+    if not limits or not all(whole(v) for v in limits + choices):
         return None
-    return case.limit * max(case.n, 1) * prompt_count((case.body or {}).get("prompt"))
+    return max(limits) * max(choices) * prompt_count(body.get("prompt"))
 
 
 def cost(cases: tuple[Case, ...] | list[Case]) -> dict[str, int | None]:

@@ -154,7 +154,7 @@ class Runner:
             if tokens is None:
                 return (f"nothing bounds the tokens its answer may generate (no valid max_tokens), and --max-tokens "
                         f"{self.max_tokens} is a hard ceiling")
-            if self._tokens + tokens * requests > self.max_tokens:
+            if tokens and self._tokens + tokens * requests > self.max_tokens:
                 return (f"the token budget is spent (--max-tokens {self.max_tokens}): its answer may generate up to "
                         f"{tokens * requests} tokens, and {self._tokens} are generated or reserved")
             self._tokens += tokens * requests
@@ -164,7 +164,10 @@ class Runner:
     def settle(self, reserved: int | None, exchange: Exchange) -> None:
         """Replace what a request reserved of the token budget with what its answer generated."""
         if self.max_tokens is not None:
-            self._tokens += _answers.generated(exchange, reserved or 0) - (reserved or 0)
+            asked = exchange.request.json()
+            echoed = _cases.prompt_count(asked.get("prompt")) if isinstance(asked, dict) and asked.get("echo") is True \
+                else 0
+            self._tokens += _answers.generated(exchange, reserved or 0, echoed) - (reserved or 0)
 
     def _not_sent(self, case: Case, reason: str) -> None:
         self.exchanges[case.id] = Exchange(case.id, self.request_for(case), error=reason, stream=case.stream,

@@ -700,6 +700,8 @@ def run_all(runner: Runner, props: list[Property], *, base: Settings, max_exampl
             done[prop] = found
     for prop in props:
         found = done[prop]
+        if found.skipped and not found.results:  # in the results too: a suite that checked nothing says so
+            found.results.append(_skipped(prop, found.skipped))
         # A request's own failure met by the negative suite (reported under the positive one) that the positive
         # suite already reported, for the same minimal request, is the same finding: reported once.
         reported = {(r.case, r.check, r.curl) for r in runner.results if r.outcome is Outcome.FAILED}
@@ -721,6 +723,11 @@ async def _explore_all(runner: Runner, jobs: dict[Property, list[Any]],
                      profile=runner.profile, width=runner.concurrency)
             for (prop, drawn), suite in zip(jobs.items(), suites)))
     return list(zip(found, suites))
+
+
+def _skipped(prop: Property, why: str) -> Result:
+    chk = _checks.registry()["status-code"]
+    return Result(chk.id, f"property.{prop.id}", Outcome.SKIPPED, chk.severity, chk.title, why)
 
 
 def _abandoned(runner: Runner, prop: Property, route: str) -> Result:
