@@ -10,34 +10,21 @@ Goals (issue 14): a never-answering endpoint reported within 30 s; a 1 GiB answe
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
+
+from _serving import free_port, served
 
 from infercheck.serve._faults import HOSTILE
 
 GOALS = {"post-hang": ("seconds", 30.0), "body-huge": ("peak_mb", 200.0)}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def measure(fault: str | None) -> dict:
-    port = _free_port()
-    serve = subprocess.Popen([sys.executable, "-m", "infercheck", "serve", "--port", str(port),
-                              *(["--fault", fault] if fault else [])],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+    port = free_port()
+    with served([sys.executable, "-m", "infercheck", "serve", "--port", str(port),
+                 *(["--fault", fault] if fault else [])], port):
         started = time.perf_counter()
         run = subprocess.Popen([sys.executable, "-m", "infercheck", "run", "--base-url",
                                 f"http://127.0.0.1:{port}/v1", "--timeout", "3", "--seed", "1"],
@@ -45,9 +32,6 @@ def measure(fault: str | None) -> dict:
         out = run.stdout.read().decode(errors="replace")
         _, status, usage = os.wait4(run.pid, 0)
         seconds = time.perf_counter() - started
-    finally:
-        serve.terminate()
-        serve.wait()
     verdict = next((line for line in out.splitlines() if line.startswith("verdict:")), "(no verdict)")
     return {"fault": fault or "(clean)", "seconds": seconds, "peak_mb": usage.ru_maxrss / 1024,
             "exit": os.waitstatus_to_exitcode(status), "verdict": verdict}

@@ -16,36 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
-import subprocess
 import sys
-import time
 
-import httpx
+from _serving import free_port, served
 
 from infercheck import _metrics, _transport
 from infercheck._exchange import Exchange, Request
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(ttft: float, itl: float) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "infercheck.cli", "serve", "--port", str(port),
-                             "--ttft-ms", str(ttft), "--itl-ms", str(itl)], stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-    for _ in range(300):
-        try:
-            httpx.get(url + "/models", timeout=1)
-            return proc, url
-        except httpx.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("the reference endpoint did not start")
 
 
 def requests(url: str, count: int) -> list[Request]:
@@ -61,11 +37,10 @@ def requests(url: str, count: int) -> list[Request]:
 
 async def send(batch: list[Request], concurrency: int) -> list[Exchange]:
     gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(timeout=_transport.client_timeout(60), limits=limits) as client:
+    bounds = _transport.Bounds(timeout=60, patience=0)
+    async with _transport.open_client(bounds, concurrency) as client:
         async def one(request: Request) -> Exchange:
             async with gate:
-                bounds = _transport.Bounds(timeout=60, patience=0)
                 return await _transport.send_async(client, "bench", request, bounds, stream=True)
 
         return await asyncio.gather(*(one(r) for r in batch))
@@ -77,9 +52,11 @@ def main() -> None:
     parser.add_argument("--itl-ms", type=float, default=8.0)
     parser.add_argument("--requests", type=int, default=48)
     args = parser.parse_args()
-    proc, url = serve(args.ttft_ms, args.itl_ms)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
     worst = 0.0
-    try:
+    with served([sys.executable, "-m", "infercheck.cli", "serve", "--port", str(port), "--ttft-ms", str(args.ttft_ms),
+                 "--itl-ms", str(args.itl_ms)], port):
         asyncio.run(send(requests(url, 8), 8))  # warm-up: imports, the endpoint's first answers
         print(f"injected: ttft {args.ttft_ms:g} ms, itl {args.itl_ms:g} ms; endpoint in its own process at {url}")
         print(f"{'concurrency':>11} {'figure':>8} {'injected':>9} {'p50':>8} {'p95':>8} {'error@p50':>10} {'n':>4}")
@@ -93,9 +70,6 @@ def main() -> None:
                       f"{error:>+10.2f} {f['n']:>4}")
             e2e = figures["e2e_ms"]
             print(f"{concurrency:>11} {'e2e_ms':>8} {'':>9} {e2e['p50']:>8.2f} {e2e['p95']:>8.2f} {'':>10} {e2e['n']:>4}")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     print(f"largest error at the median: {worst:.2f} ms (goal: within 1 ms)")
     sys.exit(0 if worst <= 1.0 else 1)
 

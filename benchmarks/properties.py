@@ -17,12 +17,13 @@ servers do, so the negative property suites find failures and shrink them). Goal
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _serving import free_port, served
 
 GOAL = 1.3
 
@@ -49,34 +50,18 @@ uvicorn.run(timed, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def measure(fault: str | None, concurrency: int, ttft_ms: float) -> dict:
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "requests.log"
-        serve = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(log), str(ttft_ms),
-                                  *([fault] if fault else [])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(400):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
+        with served([sys.executable, "-c", SERVER, str(port), str(log), str(ttft_ms), *([fault] if fault else [])],
+                    port):
             log.write_text("")  # the readiness probe is no request of the run's
             started = time.perf_counter()
             run = subprocess.run([sys.executable, "-m", "infercheck", "run", "--base-url", f"http://127.0.0.1:{port}/v1",
                                   "--seed", "1", "--concurrency", str(concurrency)],
                                  capture_output=True, text=True)
             seconds = time.perf_counter() - started
-        finally:
-            serve.terminate()
-            serve.wait()
         spans = [tuple(float(x) for x in line.split()[1:]) for line in log.read_text().splitlines() if line]
     busy = sum(end - start for start, end in spans)
     events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans], key=lambda t: (t[0], t[1]))

@@ -110,3 +110,15 @@ def test_the_property_suites_send_up_to_the_concurrency_at_once_never_more(monke
     assert peak == 4
     assert all(f.examples >= 10 for f in found)
     assert bool(faults) == bool(found[0].failures)
+
+
+def test_a_stream_cut_because_another_request_arrived_is_confirmed_alone_and_not_blamed():
+    """llama-cpp-python cuts a running stream when another request arrives. The suites send 8 at once, so their
+    streams are cut; each is confirmed with nothing else in flight, and that answer is the one judged."""
+    with embedded(faults=("streams-cut-under-load",), itl_ms=2) as url:
+        runner = Runner(resolve(url), concurrency=8, profile=_profiles.load("strict"))
+        found = _properties.run_all(runner, [Property("chat", "positive"), Property("completions", "positive")],
+                                    base=settings(), max_examples=20, seed=4)
+    assert [r.message for f in found for r in f.failures + f.errors] == []
+    confirmed = [e for e in runner.generated if e.transient is not None]
+    assert confirmed and all(e.response is not None and not e.cut for e in confirmed)

@@ -19,7 +19,8 @@ import asyncio
 import copy
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -38,7 +39,7 @@ from ._checks import Outcome, Result
 from ._engine import Runner, request_key, route_of
 from ._exchange import Exchange, Request
 from ._profiles import Profile
-from ._transport import confirm, open_client, send_async, silent
+from ._transport import confirm, lost, open_client, send_async, silent
 
 Resolver = Any  # referencing's resolver (its class is not public)
 
@@ -404,6 +405,26 @@ class _Finding:
     stopped: str | None = None  # why shrinking stopped before the request was minimal
 
 
+class _Gate:
+    """At most ``size`` requests in flight, shared by every suite; ``alone`` waits until nothing else is in flight
+    and keeps it so (a lost request is confirmed with nothing else running: some servers cut a running stream when
+    another request arrives, and a confirmation cut the same way would confirm nothing)."""
+
+    def __init__(self, size: int):
+        self.size, self.slots, self.quiet = size, asyncio.Semaphore(size), asyncio.Lock()
+
+    @asynccontextmanager
+    async def alone(self) -> AsyncIterator[None]:
+        async with self.quiet:  # one at a time: two half-filled claims would wait on each other
+            for _ in range(self.size):
+                await self.slots.acquire()
+        try:
+            yield
+        finally:
+            for _ in range(self.size):
+                self.slots.release()
+
+
 class _Suite:
     """One suite's sending. Every suite shares the runner's client and its gate of ``--concurrency`` requests in
     flight; identical requests are sent once. The drawn requests are sent (each at most twice: a negative one
@@ -411,7 +432,7 @@ class _Suite:
     began). A route the circuit breaker gave up on, and
     every request after one of the suite's went unanswered, are not sent (None)."""
 
-    def __init__(self, runner: Runner, client: httpx.AsyncClient, gate: asyncio.Semaphore,
+    def __init__(self, runner: Runner, client: httpx.AsyncClient, gate: _Gate,
                  shrink_budget: tuple[int, float]):
         self.runner, self.client, self.gate, self.shrink_budget = runner, client, gate, shrink_budget
         self.memo: dict[tuple, asyncio.Future[Exchange | None]] = {}
@@ -445,7 +466,8 @@ class _Suite:
         return self.runner.spend(_cases.reservation(case))
 
     async def _send(self, case: Case, request: Request, shrinking: bool) -> Exchange | None:
-        async with self.gate:
+        bounds = self.runner.target.bounds
+        async with self.gate.slots:
             why = self._refusal(case, request, shrinking)
             if why is not None:
                 self.stopped = why
@@ -453,16 +475,15 @@ class _Suite:
                 return None
             self.sent += 1
             self.shrink_sent += shrinking
-            bounds = self.runner.target.bounds
             exchange = await send_async(self.client, case.id, request, bounds, stream=case.stream)
             self.runner.breaker.record(exchange)
             self.runner.settle(_cases.reservation(case), exchange)
-            if silent(exchange):
-                self.unanswered = exchange.error or (f"still {exchange.response.status} after {exchange.retries} "
-                                                     "retries")
-            # confirmed before it is kept: a transport hiccup is no answer to judge, nor to shrink towards
-            if self.runner.breaker.why(request) is None:
+        # confirmed before it is kept, alone: a transport hiccup is no answer to judge, nor to shrink towards
+        if lost(exchange) and self.runner.breaker.why(request) is None:
+            async with self.gate.alone():
                 exchange = await confirm(exchange, bounds)
+        if silent(exchange):
+            self.unanswered = exchange.error or f"still {exchange.response.status} after {exchange.retries} retries"
         self.runner.generated.append(exchange)
         return exchange
 
@@ -715,7 +736,7 @@ def run_all(runner: Runner, props: list[Property], *, base: Settings, max_exampl
 
 async def _explore_all(runner: Runner, jobs: dict[Property, list[Any]],
                        shrink_budget: tuple[int, float]) -> list[tuple[Exploration, _Suite]]:
-    gate = asyncio.Semaphore(runner.concurrency)
+    gate = _Gate(runner.concurrency)
     async with open_client(runner.target.bounds, runner.concurrency) as client:
         suites = [_Suite(runner, client, gate, shrink_budget) for _ in jobs]
         found = await asyncio.gather(*(
