@@ -38,7 +38,13 @@ class Recorder:
 
 @contextmanager
 def serve(recorder: Recorder) -> Iterator[str]:
-    app = Starlette(routes=[Route("/v1/{path:path}", recorder.endpoint, methods=["GET", "POST"])])
+    with serve_app(Starlette(routes=[Route("/v1/{path:path}", recorder.endpoint, methods=["GET", "POST"])])) as url:
+        yield url + "/v1"
+
+
+@contextmanager
+def serve_app(app) -> Iterator[str]:
+    """An ASGI app served on a free loopback port in a thread: its root URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
@@ -47,7 +53,7 @@ def serve(recorder: Recorder) -> Iterator[str]:
     while not server.started:
         threading.Event().wait(0.01)
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         thread.join(5)

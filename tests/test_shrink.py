@@ -4,6 +4,7 @@ request hypothesis itself would call minimal. And the property suites send their
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from hypothesis import settings
@@ -122,3 +123,41 @@ def test_a_stream_cut_because_another_request_arrived_is_confirmed_alone_and_not
     assert [r.message for f in found for r in f.failures + f.errors] == []
     confirmed = [e for e in runner.generated if e.transient is not None]
     assert confirmed and all(e.response is not None and not e.cut for e in confirmed)
+
+
+def test_a_timeout_under_load_is_confirmed_alone_and_the_suites_narrow_their_concurrency(monkeypatch):
+    """A single-slot server answers one POST at a time, 0.3 s each: 8 at once, the last ones wait past --timeout 1.
+    Alone, each answers in time: not the request's failure. The suites confirm it alone, then send fewer at once.
+    (The server drops a request whose client has left, as one that watches for disconnects does: else a
+    confirmation would wait behind the abandoned ones.)"""
+    from infercheck.serve import create_app
+
+    from .test_engine import serve_app
+
+    app, slot = create_app(), asyncio.Lock()
+    widths = []
+    narrow = _properties._Gate.narrow
+
+    def narrowed(gate):
+        narrow(gate)
+        widths.append(gate.width)
+
+    monkeypatch.setattr(_properties._Gate, "narrow", narrowed)
+
+    async def single_slot(scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await app(scope, receive, send)
+        arrived = time.monotonic()
+        async with slot:
+            if time.monotonic() - arrived < 1.0:  # else its client timed out and left
+                await asyncio.sleep(0.3)
+                await app(scope, receive, send)
+
+    with serve_app(single_slot) as root:
+        runner = Runner(resolve(root + "/v1", timeout=1.0), concurrency=8, profile=_profiles.load("strict"))
+        found = _properties.run(runner, Property("embeddings", "positive"), base=settings(), max_examples=16, seed=4)
+    assert [r.message for r in found.failures + found.errors] == [] and not found.skipped
+    confirmed = [e for e in runner.generated if (e.transient or "").startswith("timed out")]
+    assert confirmed and all(e.response is not None and e.response.status == 200 for e in confirmed)
+    assert widths and widths[0] == 4  # halved after the first timeout that answered alone
+    assert runner.breaker.tripped == {}  # the breaker counted the confirmed answers, not the timeouts under load

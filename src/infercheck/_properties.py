@@ -39,7 +39,7 @@ from ._checks import Outcome, Result
 from ._engine import Runner, request_key, route_of
 from ._exchange import Exchange, Request
 from ._profiles import Profile
-from ._transport import confirm, lost, open_client, send_async, silent
+from ._transport import confirm, lost, open_client, send_async, silent, timed_out
 
 Resolver = Any  # referencing's resolver (its class is not public)
 
@@ -406,23 +406,29 @@ class _Finding:
 
 
 class _Gate:
-    """At most ``size`` requests in flight, shared by every suite; ``alone`` waits until nothing else is in flight
-    and keeps it so (a lost request is confirmed with nothing else running: some servers cut a running stream when
-    another request arrives, and a confirmation cut the same way would confirm nothing)."""
+    """At most ``width`` requests in flight, shared by every suite. ``alone`` waits until nothing else is in flight
+    and keeps it so, to confirm a request that got no answer: some servers cut a running stream when another request
+    arrives, and a single-slot server queues requests until the last ones outlive their deadline, so an answer
+    missing under load is asked again with nothing else running before it is blamed. ``narrow`` halves the width for
+    the rest of the run (a server that answers alone what timed out under load cannot keep up with it)."""
 
-    def __init__(self, size: int):
-        self.size, self.slots, self.quiet = size, asyncio.Semaphore(size), asyncio.Lock()
+    def __init__(self, width: int):
+        self.width, self.slots, self.quiet = width, asyncio.Semaphore(width), asyncio.Lock()
 
     @asynccontextmanager
     async def alone(self) -> AsyncIterator[None]:
-        async with self.quiet:  # one at a time: two half-filled claims would wait on each other
-            for _ in range(self.size):
+        async with self.quiet:  # one at a time, to the end: a claim on every slot waits for no other
+            for _ in range(self.width):
                 await self.slots.acquire()
-        try:
-            yield
-        finally:
-            for _ in range(self.size):
-                self.slots.release()
+            try:
+                yield
+            finally:
+                for _ in range(self.width):  # a narrowed gate keeps the difference, for good
+                    self.slots.release()
+
+    def narrow(self) -> None:
+        """Only while ``alone``: the slots it took and does not give back are gone."""
+        self.width = max(1, self.width // 2)
 
 
 class _Suite:
@@ -476,12 +482,16 @@ class _Suite:
             self.sent += 1
             self.shrink_sent += shrinking
             exchange = await send_async(self.client, case.id, request, bounds, stream=case.stream)
-            self.runner.breaker.record(exchange)
             self.runner.settle(_cases.reservation(case), exchange)
-        # confirmed before it is kept, alone: a transport hiccup is no answer to judge, nor to shrink towards
-        if lost(exchange) and self.runner.breaker.why(request) is None:
+        # Confirmed alone before it is kept: a transport hiccup is no answer to judge, nor to shrink towards, and a
+        # timeout under load may be the load's (the circuit breaker counts the confirmed answer)
+        if lost(exchange) or (timed_out(exchange) and self.gate.width > 1):
             async with self.gate.alone():
-                exchange = await confirm(exchange, bounds)
+                if self.runner.breaker.why(request) is None:
+                    first, exchange = exchange, await confirm(exchange, bounds, timeouts=True)
+                    if timed_out(first) and not timed_out(exchange):
+                        self.gate.narrow()
+        self.runner.breaker.record(exchange)
         if silent(exchange):
             self.unanswered = exchange.error or f"still {exchange.response.status} after {exchange.retries} retries"
         self.runner.generated.append(exchange)

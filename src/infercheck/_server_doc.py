@@ -29,7 +29,7 @@ def markdown(doc: dict[str, Any], *, server: str, how: str | None = None) -> str
         f"**{said}**: {summary['passed']} passed, {summary['failed']} failed, {summary['deviations']} deviations, "
         f"{summary['skipped']} skipped, {summary['errors']} internal errors; {stats['requests']} requests, "
         f"{stats['completion_tokens']} completion tokens, {stats['duration_s']:.0f} s"
-        + (f"; {stats['retried']} request(s) lost their connection and were confirmed by sending them again alone"
+        + (f"; {stats['retried']} request(s) got no answer and were confirmed by sending them again alone"
            if stats.get("retried") else "") + ".",
         "",
         "## By check",

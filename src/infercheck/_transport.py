@@ -131,11 +131,11 @@ def timed_out(exchange: Exchange) -> bool:
     return exchange.response is None and (exchange.error or "").startswith("timed out")
 
 
-async def confirm(first: Exchange, bounds: Bounds) -> Exchange:
-    """``first``, or, when it is a transport failure to confirm, the answer to its request sent again on a fresh
-    connection of its own. That answer is the one judged; it records the first attempt's error. Never a third
-    attempt: a failure twice over is the server's."""
-    if not lost(first):
+async def confirm(first: Exchange, bounds: Bounds, *, timeouts: bool = False) -> Exchange:
+    """``first``, or, when it is a transport failure to confirm (with ``timeouts``, a timeout too), the answer to its
+    request sent again on a fresh connection of its own. That answer is the one judged; it records the first
+    attempt's error. Never a third attempt: a failure twice over is the server's."""
+    if not (lost(first) or (timeouts and timed_out(first))):
         return first
     async with open_client(bounds, keep_alive=False) as fresh:
         again = await send_async(fresh, first.case_id, first.request, bounds, stream=first.stream)
