@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import httpx
@@ -20,6 +23,85 @@ from ._target import Target, request_for, selects
 from ._transport import confirm, lost, open_client, send_async, silent
 
 DEFAULT_CONCURRENCY = 8
+
+
+class Gate:
+    """At most ``width`` requests in flight, shared by whatever one run sends at once (the cases, every property
+    suite). A slot that frees goes to the longest-waiting request of the first rank that has one (``slot(rank)``):
+    requests others wait for (the cases, whose answers derived cases and comparisons need; the waves that shrink a
+    failure) go before requests nothing waits for, so the run does not end on a chain of them with the endpoint
+    idle. ``alone`` waits until nothing else is in flight and keeps it so: some servers cut a running stream when
+    another request arrives, and a single-slot server queues requests until the last ones outlive their deadline,
+    so an answer missing under load is asked again with nothing else running before it is blamed. With ``idle`` it
+    waits until nothing is in flight or waiting, holding no slot meanwhile (the copies of a case sent at once to see
+    whether its streams survive each other: nothing waits for them, so they cost no draining of the others).
+    ``narrow`` halves the width for the rest of the run (a server that answers alone what timed out under load
+    cannot keep up)."""
+
+    FIRST, LATER = 0, 1
+
+    def __init__(self, width: int):
+        self.width, self._free, self.quiet = width, width, asyncio.Lock()
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []  # a heap: (rank, arrival, granted)
+        self._arrivals = itertools.count()
+        self._idle = asyncio.Event()
+
+    async def _acquire(self, rank: int) -> None:
+        if self._free and not self._waiting:
+            self._free -= 1
+            return
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (rank, next(self._arrivals), granted))
+        try:
+            await granted
+        except asyncio.CancelledError:
+            if granted.done() and not granted.cancelled():  # the slot came with the cancellation: hand it on
+                self._release()
+            raise
+
+    def _release(self) -> None:
+        while self._waiting:
+            _, _, granted = heapq.heappop(self._waiting)
+            if not granted.done():  # a cancelled waiter's is done
+                granted.set_result(None)
+                return
+        self._free += 1
+        if self._free >= self.width:
+            self._idle.set()
+
+    @asynccontextmanager
+    async def slot(self, rank: int = LATER) -> AsyncIterator[None]:
+        await self._acquire(rank)
+        try:
+            yield
+        finally:
+            self._release()
+
+    @asynccontextmanager
+    async def alone(self, *, idle: bool = False) -> AsyncIterator[None]:
+        if idle:
+            while self._free < self.width or self._waiting:
+                self._idle.clear()
+                await self._idle.wait()
+            taken, self._free = self._free, 0  # every slot at once: nothing can come between
+            try:
+                yield
+            finally:
+                for _ in range(taken):
+                    self._release()
+            return
+        async with self.quiet:  # one at a time, to the end: a claim on every slot waits for no other
+            for _ in range(self.width):
+                await self._acquire(self.FIRST)
+            try:
+                yield
+            finally:
+                for _ in range(self.width):  # a narrowed gate keeps the difference, for good
+                    self._release()
+
+    def narrow(self) -> None:
+        """Only while ``alone``: the slots it took and does not give back are gone."""
+        self.width = max(1, self.width // 2)
 
 
 @dataclass(frozen=True)
@@ -126,6 +208,7 @@ class Runner:
         self.breaker = Breaker(self.target.breaker)
         self._sent = len(self.target.discovery)
         self._tokens = 0  # generated tokens counted, and reserved by requests not answered yet
+        self._judged: dict[str, Result] = {}  # item id -> its result, evaluated ahead (judge_async)
 
     @property
     def context(self) -> Context:
@@ -199,6 +282,19 @@ class Runner:
     def execute(self, cases: Iterable[Case]) -> None:
         """Send every case not sent yet (and the cases they compare with or derive from, first);
         requests identical to one already made are not sent again unless a case asks to repeat."""
+        cases = list(cases)
+        if any(case.id not in self.exchanges for case in _closure(cases)):
+
+            async def both() -> None:
+                gate = Gate(self.concurrency)
+                await self.execute_async(cases, gate)
+                await self.load_async(cases, gate)
+
+            _aio.run(both())
+
+    async def execute_async(self, cases: Iterable[Case], gate: Gate) -> None:
+        """The sending of ``execute`` but for the copies sent at once (``load_async``), on the caller's event loop,
+        sharing ``gate`` with whatever else the run sends at the same time."""
         wanted = _closure(cases)
         for wave in (False, True):  # plain cases first, then the ones derived from their answers
             pending: dict[tuple, list[tuple[Case, Request]]] = {}
@@ -224,36 +320,60 @@ class Runner:
                 else:
                     pending[signature] = [(case, request)]
             if pending:
-                _aio.run(self._send_all(pending))
+                await self._send_all(pending, gate)
 
-    async def _send_all(self, pending: dict[tuple, list[tuple[Case, Request]]]) -> None:
-        gate = asyncio.Semaphore(self.concurrency)
-        async with open_client(self.target.bounds, self.concurrency) as client:
+    async def load_async(self, cases: Iterable[Case], gate: Gate) -> None:
+        """The cases that ask for it (``concurrent``), sent several times at once once they were answered, with
+        nothing else running (once nothing else is in flight or waiting): a copy cut in the middle of its answer is
+        confirmed by a second round, never blamed on one."""
+        if self.concurrency < 2:
+            return
+        for case in _closure(cases):
+            exchange = self.exchanges.get(case.id)
+            if case.concurrent > 1 and exchange is not None and exchange.response is not None \
+                    and not exchange.under_load:
+                async with gate.alone(idle=True):
+                    exchange.under_load = await self._under_load(case, exchange.request,
+                                                                 min(case.concurrent, self.concurrency))
+
+    async def judge_async(self, items: Iterable[Item]) -> None:
+        """Evaluate ahead the checks of ``items`` whose cases were answered and are final (not those whose copies
+        are still to be sent), a few at a time between the event loop's other work; ``evaluate`` then reports
+        what was judged here instead of judging again."""
+        context = self.context
+        for n, item in enumerate(items):
+            exchange = self.exchanges.get(item.case.id)
+            if exchange is not None and item.case.concurrent <= 1 and item.id not in self._judged:
+                self._judged[item.id] = _checks.evaluate(item.check, item.case, exchange, context, self.profile)
+            if n % 16 == 15:
+                await asyncio.sleep(0)  # the answers arriving meanwhile are read without waiting for all of this
+
+    async def _send_all(self, pending: dict[tuple, list[tuple[Case, Request]]], gate: Gate) -> None:
+        bounds = self.target.bounds
+        async with open_client(bounds, self.concurrency) as client:
 
             async def one(signature: tuple, group: list[tuple[Case, Request]]) -> None:
                 first, request = group[0]
-                async with gate:
+                async with gate.slot(Gate.FIRST):  # derived cases and comparisons wait for these answers
                     exchange = self.breaker.abandon(first, request)
-                    if exchange is None:
-                        exchange = await send_async(client, first.id, request, self.target.bounds,
-                                                    stream=first.stream)
-                        self.breaker.record(exchange)
-                        self.settle(_cases.reservation(first), exchange)
+                    if exchange is not None:
+                        self._keep(signature, group, exchange)
+                        return
+                    exchange = await send_async(client, first.id, request, bounds, stream=first.stream)
+                reserved = _cases.reservation(first)
+                # A transport failure is confirmed before it is blamed on the request: sent again on a fresh
+                # connection, with nothing else in flight. The answer to that attempt is the one judged (and the
+                # one the circuit breaker counts).
+                if lost(exchange) and self.breaker.why(request) is None:
+                    async with gate.alone():
+                        first_attempt, exchange = exchange, await confirm(exchange, bounds)
+                    self.settle(reserved, first_attempt)
+                else:
+                    self.settle(reserved, exchange)
+                self.breaker.record(exchange)
                 self._keep(signature, group, exchange)
 
             await asyncio.gather(*(one(sig, group) for sig, group in pending.items()))
-        # A transport failure is confirmed before it is blamed on the request: sent again on a fresh connection,
-        # one at a time, after the concurrent wave. The answer to that attempt is the one judged.
-        for signature, group in pending.items():
-            if self.breaker.why(group[0][1]) is None:
-                self._keep(signature, group, await confirm(self._by_signature[signature], self.target.bounds))
-        # Cases that ask for it are then sent several times at once, with nothing else running: a copy cut in
-        # the middle of its answer is confirmed by a second round, never blamed on one.
-        for signature, group in pending.items():
-            case, request = group[0]
-            exchange = self._by_signature[signature]
-            if case.concurrent > 1 and self.concurrency > 1 and exchange.response is not None:
-                exchange.under_load = await self._under_load(case, request, min(case.concurrent, self.concurrency))
 
     async def _under_load(self, case: Case, request: Request, copies: int) -> tuple[tuple[Exchange, ...], ...]:
         """``copies`` of ``request`` sent at once, each on a connection of its own; a second round when a copy
@@ -282,7 +402,9 @@ class Runner:
     def evaluate(self, item: Item) -> Result:
         if item.case.id not in self.exchanges:
             self.execute([item.case])
-        result = _checks.evaluate(item.check, item.case, self.exchanges[item.case.id], self.context, self.profile)
+        result = self._judged.pop(item.id, None) or _checks.evaluate(item.check, item.case,
+                                                                     self.exchanges[item.case.id], self.context,
+                                                                     self.profile)
         if self.baseline is not None:
             result = self.baseline.apply(result)
         self.results.append(result)

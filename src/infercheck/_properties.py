@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import sys
 import time
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import httpx
@@ -36,7 +38,7 @@ from jsonschema import Draft202012Validator
 from . import _aio, _cases, _checks, _schemas, _shrink
 from ._cases import Case
 from ._checks import Outcome, Result
-from ._engine import Runner, request_key, route_of
+from ._engine import Gate, Runner, request_key, route_of
 from ._exchange import Exchange, Request
 from ._profiles import Profile
 from ._transport import confirm, lost, open_client, send_async, silent, timed_out
@@ -405,32 +407,6 @@ class _Finding:
     stopped: str | None = None  # why shrinking stopped before the request was minimal
 
 
-class _Gate:
-    """At most ``width`` requests in flight, shared by every suite. ``alone`` waits until nothing else is in flight
-    and keeps it so, to confirm a request that got no answer: some servers cut a running stream when another request
-    arrives, and a single-slot server queues requests until the last ones outlive their deadline, so an answer
-    missing under load is asked again with nothing else running before it is blamed. ``narrow`` halves the width for
-    the rest of the run (a server that answers alone what timed out under load cannot keep up with it)."""
-
-    def __init__(self, width: int):
-        self.width, self.slots, self.quiet = width, asyncio.Semaphore(width), asyncio.Lock()
-
-    @asynccontextmanager
-    async def alone(self) -> AsyncIterator[None]:
-        async with self.quiet:  # one at a time, to the end: a claim on every slot waits for no other
-            for _ in range(self.width):
-                await self.slots.acquire()
-            try:
-                yield
-            finally:
-                for _ in range(self.width):  # a narrowed gate keeps the difference, for good
-                    self.slots.release()
-
-    def narrow(self) -> None:
-        """Only while ``alone``: the slots it took and does not give back are gone."""
-        self.width = max(1, self.width // 2)
-
-
 class _Suite:
     """One suite's sending. Every suite shares the runner's client and its gate of ``--concurrency`` requests in
     flight; identical requests are sent once. The drawn requests are sent (each at most twice: a negative one
@@ -438,7 +414,7 @@ class _Suite:
     began). A route the circuit breaker gave up on, and
     every request after one of the suite's went unanswered, are not sent (None)."""
 
-    def __init__(self, runner: Runner, client: httpx.AsyncClient, gate: _Gate,
+    def __init__(self, runner: Runner, client: httpx.AsyncClient, gate: Gate,
                  shrink_budget: tuple[int, float]):
         self.runner, self.client, self.gate, self.shrink_budget = runner, client, gate, shrink_budget
         self.memo: dict[tuple, asyncio.Future[Exchange | None]] = {}
@@ -473,7 +449,7 @@ class _Suite:
 
     async def _send(self, case: Case, request: Request, shrinking: bool) -> Exchange | None:
         bounds = self.runner.target.bounds
-        async with self.gate.slots:
+        async with self.gate.slot(Gate.FIRST if shrinking else Gate.LATER):  # a shrinking wave waits for these
             why = self._refusal(case, request, shrinking)
             if why is not None:
                 self.stopped = why
@@ -498,10 +474,11 @@ class _Suite:
         return exchange
 
 
-async def _explore(prop: Property, drawn: list[Any], suite: _Suite, *, model: str, context: _checks.Context,
-                   profile: Profile, width: int) -> Exploration:
-    """Send every drawn request at once (the suite's share of the gate), check every answer, and shrink each
-    distinct failure in waves of ``width`` candidates sent at once."""
+async def _explore(prop: Property, drawing: asyncio.Future[list[Any]], suite: _Suite, *, model: str,
+                   context: _checks.Context, profile: Profile, width: int) -> Exploration:
+    """Once they are drawn, send every drawn request at once (the suite's share of the gate), check every answer,
+    and shrink each distinct failure in waves of ``width`` candidates sent at once."""
+    drawn = await drawing
     found = Exploration(prop)
     checks = list(_checks.registry().values())
     tally: dict[str, Result] = {}  # check id -> a passed (or deviation) result standing for every example
@@ -687,48 +664,51 @@ def run(runner: Runner, prop: Property, *, base: Settings, max_examples: int = D
     return run_all(runner, [prop], base=base, max_examples=max_examples, seed=seed, shrink_budget=shrink_budget)[0]
 
 
-def draw_all(runner: Runner, props: list[Property], *, base: Settings, max_examples: int = DEFAULT_MAX_EXAMPLES,
-             seed: int | None = None) -> dict[Property, list[Any]]:
-    """Every suite's first requests (``draws``), for suites the profile does not rule out. Nothing is sent: this
-    may run in a thread of its own while the cases are sent."""
-    model = runner.target.model or ""
-    return {prop: draws(prop, model=model, profile=runner.profile, base=base, max_examples=max_examples, seed=seed)
-            for prop in dict.fromkeys(props) if ROUTES[prop.route].feature not in runner.profile.unsupported}
-
-
 def run_all(runner: Runner, props: list[Property], *, base: Settings, max_examples: int = DEFAULT_MAX_EXAMPLES,
-            seed: int | None = None, shrink_budget: tuple[int, float] = DEFAULT_SHRINK_BUDGET,
-            drawn: dict[Property, list[Any]] | None = None) -> list[Exploration]:
-    """Explore ``props`` at once against the runner's target, sharing its concurrency, circuit breaker and request
-    budget: each suite's requests are drawn up front (or given, ``drawn``), then every suite's are sent together,
-    ``--concurrency`` in flight, and so are the waves that shrink their failures. The results are added to the
-    runner's (in the order of ``props``), secrets redacted."""
+            seed: int | None = None, shrink_budget: tuple[int, float] = DEFAULT_SHRINK_BUDGET) -> list[Exploration]:
+    """Explore ``props`` at once against the runner's target (``run_all_async`` on an event loop of its own)."""
+    return _aio.run(run_all_async(runner, props, base=base, max_examples=max_examples, seed=seed,
+                                  shrink_budget=shrink_budget))
+
+
+async def run_all_async(runner: Runner, props: list[Property], *, base: Settings,
+                        max_examples: int = DEFAULT_MAX_EXAMPLES, seed: int | None = None,
+                        shrink_budget: tuple[int, float] = DEFAULT_SHRINK_BUDGET,
+                        gate: Gate | None = None) -> list[Exploration]:
+    """Explore ``props`` at once against the runner's target, sharing its concurrency (``gate``: the cases may be
+    sent through it at the same time), circuit breaker and request budget. Each suite's requests are drawn up front
+    by hypothesis, one suite after another in a thread of their own (nothing is sent while drawing), and each suite
+    sends its requests as soon as they are drawn, ``--concurrency`` in flight across every suite, and so are the
+    waves that shrink their failures. The results are added to the runner's (in the order of ``props``), secrets
+    redacted."""
     from ._report import redact_result
 
     props = list(dict.fromkeys(props))
     secrets = runner.target.secrets()
     done: dict[Property, Exploration] = {}
-    jobs: dict[Property, list[Any]] = {}
-    for prop in props:
-        route = route_of(runner.request_for(case_for(prop, {}), b"{}"))
-        feature = ROUTES[prop.route].feature
-        if route in runner.breaker.tripped:  # given up before the suite began: no search at all
-            done[prop] = Exploration(prop, [_abandoned(runner, prop, route)])
-        elif feature and feature in runner.profile.unsupported:
-            done[prop] = Exploration(prop, skipped=(f"profile {runner.profile.name!r}: the server documents no "
-                                                    f"{feature} support: {runner.profile.unsupported[feature]}"))
-        elif drawn is not None and prop in drawn:
-            jobs[prop] = drawn[prop]
-        else:
-            jobs[prop] = draw_all(runner, [prop], base=base, max_examples=max_examples, seed=seed)[prop]
-    if jobs:
-        suites = _aio.run(_explore_all(runner, jobs, shrink_budget))
-        for prop, (found, suite) in zip(jobs, suites):
-            found.requests = suite.sent
-            if found.skipped and suite.given_up is not None:
-                found.skipped = None  # not a skip: the endpoint stopped answering the route
-                found.results.append(_abandoned(runner, prop, suite.given_up))
-            done[prop] = found
+    model = runner.target.model or ""
+    with _drawing() as drawing:
+        loop = asyncio.get_running_loop()
+        jobs: dict[Property, asyncio.Future[list[Any]]] = {}
+        for prop in props:
+            route = route_of(runner.request_for(case_for(prop, {}), b"{}"))
+            feature = ROUTES[prop.route].feature
+            if route in runner.breaker.tripped:  # given up before the suite began: no search at all
+                done[prop] = Exploration(prop, [_abandoned(runner, prop, route)])
+            elif feature and feature in runner.profile.unsupported:
+                done[prop] = Exploration(prop, skipped=(f"profile {runner.profile.name!r}: the server documents "
+                                                        f"no {feature} support: {runner.profile.unsupported[feature]}"))
+            else:
+                jobs[prop] = loop.run_in_executor(drawing, partial(draws, prop, model=model, profile=runner.profile,
+                                                                   base=base, max_examples=max_examples, seed=seed))
+        if jobs:
+            suites = await _explore_all(runner, jobs, shrink_budget, gate or Gate(runner.concurrency))
+            for prop, (found, suite) in zip(jobs, suites):
+                found.requests = suite.sent
+                if found.skipped and suite.given_up is not None:
+                    found.skipped = None  # not a skip: the endpoint stopped answering the route
+                    found.results.append(_abandoned(runner, prop, suite.given_up))
+                done[prop] = found
     for prop in props:
         found = done[prop]
         if found.skipped and not found.results:  # in the results too: a suite that checked nothing says so
@@ -744,9 +724,24 @@ def run_all(runner: Runner, props: list[Property], *, base: Settings, max_exampl
     return [done[prop] for prop in props]
 
 
-async def _explore_all(runner: Runner, jobs: dict[Property, list[Any]],
-                       shrink_budget: tuple[int, float]) -> list[tuple[Exploration, _Suite]]:
-    gate = _Gate(runner.concurrency)
+@contextmanager
+def _drawing() -> Iterator[ThreadPoolExecutor]:
+    """The thread hypothesis draws in. Drawing is CPU-bound and holds the GIL; meanwhile the event loop's thread
+    gets the GIL back after 0.5 ms instead of Python's 5 ms, so answers are read and requests sent without waiting
+    behind it (measured: ``benchmarks/properties.py``)."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, 0.0005))
+    drawing = ThreadPoolExecutor(1, thread_name_prefix="infercheck-draw")
+    try:
+        yield drawing
+    finally:
+        drawing.shutdown(wait=False)  # an exploration that raised leaves its draws to end by themselves
+        sys.setswitchinterval(interval)
+
+
+async def _explore_all(runner: Runner, jobs: dict[Property, asyncio.Future[list[Any]]],
+                       shrink_budget: tuple[int, float],
+                       gate: Gate) -> list[tuple[Exploration, _Suite]]:
     async with open_client(runner.target.bounds, runner.concurrency) as client:
         suites = [_Suite(runner, client, gate, shrink_budget) for _ in jobs]
         found = await asyncio.gather(*(

@@ -8,10 +8,10 @@ keys), the defaults.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from . import _baseline, _config, _engine, _profiles, _properties, _report
+from . import _aio, _baseline, _config, _engine, _profiles, _properties, _report
 from ._checks import Outcome, Result, internal_error
 from ._resources import data_dir
-from ._engine import Item, Runner
+from ._engine import Gate, Item, Runner
 from ._exchange import Exchange
 from ._target import (ALL_TASKS, APIS, DEFAULT_BREAKER, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, Target, TargetError,
                       choose_api, embedded, resolve, selects)
@@ -241,33 +241,47 @@ class State:
                 pytest.exit(f"infercheck: {exc}", returncode=2)
             except pytest.UsageError as exc:
                 pytest.exit(str(exc), returncode=2)
-            wanted = [i.callspec.params["infercheck_item"].case for i in items
+            wanted = [i.callspec.params["infercheck_item"] for i in items
                       if hasattr(i, "callspec") and "infercheck_item" in i.callspec.params]
             suites = list(dict.fromkeys(i.callspec.params["infercheck_property"] for i in items
                                         if hasattr(i, "callspec") and "infercheck_property" in i.callspec.params))
-            self.explore(suites, lambda: self.runner.execute(dict.fromkeys(wanted)))
+            self.explore(suites, wanted)
         return self.runner
 
-    def explore(self, suites: list[_properties.Property], send_cases: Callable[[], None]) -> None:
-        """Send the cases, then explore every property suite of the session at once (each suite's test reports its
-        exploration). Hypothesis draws the suites' first requests in a thread of its own while the cases are sent."""
-        if not suites:
-            send_cases()
+    def explore(self, suites: list[_properties.Property], wanted: list[Item]) -> None:
+        """Send the cases of ``wanted`` and explore every property suite of the session, all at once on one event
+        loop under one gate of ``--concurrency`` (each suite's test reports its exploration). Hypothesis draws the
+        suites' requests in a thread while the cases are sent; each suite's requests join the cases' as soon as
+        they are drawn, so neither waits for the other's last answers, and the cases' checks are evaluated while
+        the suites' answers arrive."""
+        runner = self.runner
+        cases = list(dict.fromkeys(item.case for item in wanted))
+        if suites:
+            base, examples, seed = self.hypothesis()
+            budget = self.shrink_budget()
+
+        async def send_cases(gate: Gate) -> None:
+            await runner.execute_async(cases, gate)
+            await runner.judge_async(wanted)
+            await runner.load_async(cases, gate)
+
+        async def both() -> list[Any]:
+            gate = Gate(runner.concurrency)
+            explore = [_properties.run_all_async(runner, suites, base=base, max_examples=examples, seed=seed,
+                                                 shrink_budget=budget, gate=gate)] if suites else []
+            return await asyncio.gather(send_cases(gate), *explore, return_exceptions=True)
+
+        sent, *explored = _aio.run(both())
+        if isinstance(sent, BaseException):
+            raise sent
+        if not explored:
             return
-        base, examples, seed = self.hypothesis()
-        budget = self.shrink_budget()
-        with ThreadPoolExecutor(1, thread_name_prefix="infercheck-draw") as pool:
-            drawing = pool.submit(_properties.draw_all, self.runner, suites, base=base, max_examples=examples,
-                                  seed=seed)
-            send_cases()
-            try:
-                drawn = drawing.result()
-                explored = _properties.run_all(self.runner, suites, base=base, max_examples=examples, seed=seed,
-                                               shrink_budget=budget, drawn=drawn)
-            except Exception as exc:  # infercheck's own bug: each suite's test reports it, the cases stand
-                self.broken = exc
-                return
-        self.explored.update(zip(suites, explored))
+        if isinstance(explored[0], BaseException):  # infercheck's own bug: each suite's test reports it, the cases
+            if not isinstance(explored[0], Exception):  # stand
+                raise explored[0]
+            self.broken = explored[0]
+            return
+        self.explored.update(zip(suites, explored[0]))
 
     def shrink_budget(self) -> tuple[int, float]:
         raw = setting(self.config, "shrink_budget")
