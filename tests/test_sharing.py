@@ -11,7 +11,7 @@ import time
 
 from infercheck._cases import by_id
 from infercheck._cases import load as load_cases
-from infercheck._engine import Gate
+from infercheck._gate import Gate
 from infercheck.serve import create_app
 
 from .test_engine import serve_app

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import settings
 
 from infercheck import _profiles, _properties, _schemas, _shrink, embedded, resolve
-from infercheck import _engine
+from infercheck import _gate
 from infercheck._engine import Runner
 from infercheck._properties import Property
 
@@ -137,13 +137,13 @@ def test_a_timeout_under_load_is_confirmed_alone_and_the_suites_narrow_their_con
 
     app, slot = create_app(), asyncio.Lock()
     widths = []
-    narrow = _engine.Gate.narrow
+    narrow = _gate.Gate.narrow
 
     def narrowed(gate):
         narrow(gate)
         widths.append(gate.width)
 
-    monkeypatch.setattr(_engine.Gate, "narrow", narrowed)
+    monkeypatch.setattr(_gate.Gate, "narrow", narrowed)
 
     async def single_slot(scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "POST":

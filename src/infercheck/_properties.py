@@ -38,7 +38,8 @@ from jsonschema import Draft202012Validator
 from . import _aio, _cases, _checks, _schemas, _shrink
 from ._cases import Case
 from ._checks import Outcome, Result
-from ._engine import Gate, Runner, request_key, route_of
+from ._engine import Runner, request_key, route_of
+from ._gate import Gate
 from ._exchange import Exchange, Request
 from ._profiles import Profile
 from ._transport import confirm, lost, open_client, send_async, silent, timed_out

@@ -22,8 +22,9 @@ import pytest
 from . import _aio, _baseline, _config, _engine, _profiles, _properties, _report
 from ._checks import Outcome, Result, internal_error
 from ._resources import data_dir
-from ._engine import Gate, Item, Runner
+from ._engine import Item, Runner
 from ._exchange import Exchange
+from ._gate import Gate
 from ._target import (ALL_TASKS, APIS, DEFAULT_BREAKER, DEFAULT_LOAD_WAIT, DEFAULT_TIMEOUT, Target, TargetError,
                       choose_api, embedded, resolve, selects)
 from ._transport import DEFAULT_MAX_BODY, DEFAULT_MAX_EVENTS, DEFAULT_MAX_RETRIES, parse_size
