@@ -66,6 +66,51 @@ def test_chat_stream_with_usage_matches_the_non_streamed_answer(client):
     assert [ch.choices[0].finish_reason for ch in chunks if ch.choices][-1] == whole.choices[0].finish_reason
 
 
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "The weather in a city",
+    "parameters": {"type": "object", "properties": {"location": {"type": "string"},
+                                                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+                   "required": ["location"]}}}
+CLOCK = {"type": "function", "function": {"name": "get_time", "parameters": {
+    "type": "object", "properties": {"timezone": {"type": "string"}}, "required": ["timezone"]}}}
+
+
+def test_tool_calls_as_the_openai_client_reads_them(client):
+    """Tool calls, read by the real client: arguments that parse and fit the parameters, tool_choice honoured, the
+    streamed deltas assembled as a client assembles them, and a follow-up turn with the tool's answer."""
+    import json
+
+    ask = [{"role": "user", "content": "Weather and time in Paris?"}]
+    auto = client.chat.completions.create(model=MODEL, messages=ask, tools=[WEATHER, CLOCK], max_tokens=64)
+    call = auto.choices[0].message.tool_calls[0]
+    assert auto.choices[0].finish_reason == "tool_calls" and call.type == "function" and call.id
+    assert call.function.name == "get_weather" and "location" in json.loads(call.function.arguments)
+    named = dict(model=MODEL, messages=ask, tools=[WEATHER, CLOCK], max_tokens=64, temperature=0,
+                 tool_choice={"type": "function", "function": {"name": "get_time"}})
+    whole = client.chat.completions.create(**named).choices[0].message.tool_calls
+    assert [c.function.name for c in whole] == ["get_time"]
+    built: dict[int, dict[str, str]] = {}
+    for chunk in client.chat.completions.create(**named, stream=True):
+        for delta in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+            entry = built.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
+            entry["id"] += delta.id or ""
+            entry["name"] += (delta.function.name or "") if delta.function else ""
+            entry["arguments"] += (delta.function.arguments or "") if delta.function else ""
+    assert list(built) == [0] and built[0]["id"] and built[0]["name"] == "get_time"
+    assert json.loads(built[0]["arguments"]) == json.loads(whole[0].function.arguments)
+    none = client.chat.completions.create(model=MODEL, messages=ask, tools=[WEATHER], tool_choice="none",
+                                          max_tokens=8)
+    assert none.choices[0].message.tool_calls is None and isinstance(none.choices[0].message.content, str)
+    follow = client.chat.completions.create(model=MODEL, tools=[WEATHER], max_tokens=8, messages=[
+        *ask, {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+        {"role": "tool", "tool_call_id": call.id, "content": "14 degrees, cloudy"}])
+    assert follow.choices[0].finish_reason in ("stop", "length") and follow.choices[0].message.content
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=MODEL, messages=ask, tools=[WEATHER], max_tokens=8,
+                                       tool_choice={"type": "function", "function": {"name": "get_time"}})
+    assert caught.value.body["param"] == "tool_choice"
+
+
 def test_completion_stream(client):
     chunks = list(client.completions.create(model=MODEL, prompt="x", max_tokens=5, temperature=0, stream=True))
     assert "".join(c.choices[0].text for c in chunks) == \

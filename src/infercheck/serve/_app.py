@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from .. import _schemas
 from . import _generator as gen
+from . import _tools
 from ._faults import check_names, hostile_of
 
 DEFAULT_MODEL = "infercheck-tiny"
@@ -357,6 +358,13 @@ class _Endpoint:
         _check_context(prompt_tokens, limit or 0, "messages")
         if limit is None:
             limit = min(MAX_OUTPUT_TOKENS, gen.CONTEXT_LENGTH - prompt_tokens)
+        try:
+            _tools.validate(body)
+        except _tools.ToolError as exc:
+            if "tool-choice-unchecked" not in self.faults:
+                raise ApiError(400, f"Invalid request: {exc}", param=exc.param, code="invalid_value") from None
+        if _tools.chosen(body, self.faults):
+            return self.tool_answer(body, n, prompt_tokens, limit)
         top = body.get("top_logprobs") or 0
         logprobs = bool(body.get("logprobs"))
         runs = [self.generate(prompt, body, max_tokens=limit, index=j, top=top, lead="") for j in range(n)]
@@ -374,6 +382,41 @@ class _Endpoint:
                                  "finish_reason": None if "finish-reason-null" in self.faults else g.finish_reason}, n)
                    for j, g in enumerate(runs)]
         return self.json({**head, "choices": choices, "usage": usage}, post=True)
+
+    def tool_answer(self, body: dict[str, Any], n: int, prompt_tokens: int, limit: int) -> Response:
+        """An answer that calls tools (serve/_tools.py): each of the n choices calls them, within ``limit`` tokens."""
+        runs = [_tools.cut(_tools.calls(body, self.faults), limit) for _ in range(n)]
+        usage = self.usage(prompt_tokens, sum(used for _, used, _ in runs))
+        reasons = ["length" if short else _tools.finish_reason(self.faults) for _, _, short in runs]
+        if body.get("stream"):
+            head = self.envelope("chatcmpl", "chat.completion.chunk")
+            return self.stream(self.tool_chunks(head, runs, reasons, usage, _include_usage(body)), n)
+        head = self.envelope("chatcmpl", "chat.completion")
+        choices = [self.indexed({"index": j, "message": {"role": "assistant", "content": None, "refusal": None,
+                                                         "tool_calls": calls},
+                                 "logprobs": None, "finish_reason": reasons[j]}, n)
+                   for j, (calls, _, _) in enumerate(runs)]
+        return self.json({**head, "choices": choices, "usage": usage}, post=True)
+
+    def tool_chunks(self, head, runs, reasons, usage, include_usage) -> Iterable[dict[str, Any]]:
+        include_usage = include_usage and "stream-usage-missing" not in self.faults
+        extra = {"usage": None} if include_usage else {}
+        first = {} if "stream-no-role" in self.faults else {"role": "assistant"}
+
+        def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {**head, "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}],
+                    **extra}
+
+        for j in range(len(runs)):
+            yield chunk(j, {**first, "content": None})
+        for j, (calls, _, _) in enumerate(runs):
+            for items in _tools.deltas(calls, self.faults):
+                yield chunk(j, {"tool_calls": items})
+        for _ in range(2 if "stream-finish-twice" in self.faults else 1):
+            for j in range(len(runs)):
+                yield chunk(j, {}, reasons[j])
+        if include_usage:
+            yield {**head, "choices": [], "usage": self.streamed_usage(usage)}
 
     def indexed(self, choice: dict[str, Any], choices: int) -> dict[str, Any]:
         if choices > 1 and "index-string-with-n" in self.faults:

@@ -34,6 +34,16 @@ FAULTS: dict[str, str] = {
     "created-millis": "created is in milliseconds instead of seconds",
     "wrong-model-name": "responses name another model than the one requested",
     "null-content": "chat messages have content null and no tool calls",
+    # tool calls (serve/_tools.py)
+    "tool-args-object": "non-streamed tool calls carry their arguments as a JSON object, not a string",
+    "tool-args-invalid": "tool call arguments leave out a property the tool's parameters require",
+    "tool-choice-ignored": "tool_choice is ignored (taken as 'auto'): 'none' still calls, a named function is not "
+                           "the one called",
+    "tool-finish-stop": "answers that call tools say finish_reason 'stop' instead of 'tool_calls'",
+    "tool-call-undeclared": "tool calls name a function that was not declared (the declared name with '_v2')",
+    "tool-stream-no-index": "streamed tool-call deltas after the first of each call carry no index",
+    "tool-stream-cumulative": "each streamed tool-call delta repeats the arguments so far instead of adding to them",
+    "tool-choice-unchecked": "a tool_choice naming an undeclared function (or 'required' without tools) is served",
     # stream framing
     "stream-no-done": "streams end without data: [DONE]",
     "stream-id-changes": "each chunk of a stream has its own id",
