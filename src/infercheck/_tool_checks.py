@@ -125,12 +125,13 @@ def tool_call_shape(case: Case, ex: Exchange, ctx: Context) -> None:
             where = f"choice {index}, tool call {n}"
             if not isinstance(call.id, str) or not call.id:
                 fail(f"{where} has no id: {call.id!r} (a tool's answer names the call it answers by its id)",
-                     expected="a non-empty string", received=call.id, kind="tool-call-id")
+                     expected="a non-empty string", received=_said(call.id), kind="tool-call-id")
             if call.type != "function":
-                fail(f"{where} has type {call.type!r}", expected="function", received=call.type, kind="tool-call-type")
+                fail(f"{where} has type {call.type!r}", expected="function", received=_said(call.type),
+                     kind="tool-call-type")
             if not isinstance(call.name, str) or call.name not in names:
                 fail(f"{where} calls {call.name!r}, which the request did not declare", expected=sorted(names),
-                     received=call.name, kind="tool-call-undeclared")
+                     received=_said(call.name), kind="tool-call-undeclared")
 
 
 @check("tool-call-arguments", title="Tool call arguments are a JSON string that validates against the tool's "
@@ -145,8 +146,9 @@ def tool_call_arguments(case: Case, ex: Exchange, ctx: Context) -> None:
             if not isinstance(call.name, str) or call.name not in names:
                 continue  # see tool-call-shape
             if not isinstance(call.arguments, str):
-                fail(f"{where}: arguments is a JSON {type(call.arguments).__name__}, not a string holding JSON",
-                     expected="a string of JSON", received=call.arguments, kind="arguments-not-string")
+                what = "missing" if call.arguments is None else f"a JSON {type(call.arguments).__name__}"
+                fail(f"{where}: arguments is {what}, not a string holding JSON", expected="a string of JSON",
+                     received=_said(call.arguments), kind="arguments-not-string")
             try:
                 value = json.loads(call.arguments)
             except ValueError as exc:
@@ -160,7 +162,7 @@ def tool_call_arguments(case: Case, ex: Exchange, ctx: Context) -> None:
             if error is not None:
                 path = "/".join(map(str, error.absolute_path)) or "(the arguments)"
                 fail(f"{where}: the arguments break the tool's parameters at {path}: {error.message}",
-                     expected=schema, received=value, kind="arguments-invalid")
+                     expected=schema, received=_said(value), kind="arguments-invalid")
             checked += 1
     if not checked:
         skip("the answer calls no declared tool with whole arguments; see tool-choice-honoured")
@@ -178,7 +180,7 @@ def tool_choice_honoured(case: Case, ex: Exchange, ctx: Context) -> None:
                  received=names, kind="called-despite-none")
         if choice != "none" and not names:
             fail(f"tool_choice is {choice!r} but choice {index} calls no tool", expected="a tool call",
-                 received=answered(ex).text(index), kind="no-call")
+                 received=_said(answered(ex).text(index)), kind="no-call")
         if choice not in ("none", "required") and any(name != choice for name in names):
             fail(f"tool_choice names {choice!r} but choice {index} calls {names}", expected=[choice],
                  received=names, kind="other-function")
@@ -229,7 +231,8 @@ def tool_stream_deltas(case: Case, ex: Exchange, ctx: Context) -> None:
                 json.loads(call.arguments or "")
             except ValueError as exc:
                 fail(f"choice {index}: the arguments deltas of tool call {n} ({call.name}) concatenate to text that "
-                     f"is not JSON ({exc})", expected="JSON", received=call.arguments, kind="deltas-not-json")
+                     f"is not JSON ({exc})", expected="JSON", received=_said(call.arguments),
+                     kind="deltas-not-json")
     if case.twin is None:
         return
     plain = calls(ctx.twin(case))
@@ -242,6 +245,11 @@ def tool_stream_deltas(case: Case, ex: Exchange, ctx: Context) -> None:
         if want != got:
             fail(f"choice {index}: the streamed tool calls differ from the non-streamed answer to the same greedy "
                  "request", expected=want, received=got, kind="stream-calls-differ")
+
+
+def _said(value: Any) -> Any:
+    """What the answer gave, for a report: ``(absent)`` rather than nothing when it gave nothing."""
+    return "(absent)" if value is None else value
 
 
 def _parsed(arguments: Any) -> Any:

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from .. import _schemas
 from . import _generator as gen
-from . import _tools
+from . import _formats, _tools
 from ._faults import check_names, hostile_of
 
 DEFAULT_MODEL = "infercheck-tiny"
@@ -367,7 +367,8 @@ class _Endpoint:
             return self.tool_answer(body, n, prompt_tokens, limit)
         top = body.get("top_logprobs") or 0
         logprobs = bool(body.get("logprobs"))
-        runs = [self.generate(prompt, body, max_tokens=limit, index=j, top=top, lead="") for j in range(n)]
+        runs = [_formats.structured(self.generate(prompt, body, max_tokens=limit, index=j, top=top, lead=""), body,
+                                    limit, self.faults) for j in range(n)]
         usage = self.usage(prompt_tokens, sum(g.count for g in runs))
         if body.get("stream"):
             head = self.envelope("chatcmpl", "chat.completion.chunk")

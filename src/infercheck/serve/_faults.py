@@ -44,6 +44,9 @@ FAULTS: dict[str, str] = {
     "tool-stream-no-index": "streamed tool-call deltas after the first of each call carry no index",
     "tool-stream-cumulative": "each streamed tool-call delta repeats the arguments so far instead of adding to them",
     "tool-choice-unchecked": "a tool_choice naming an undeclared function (or 'required' without tools) is served",
+    # structured outputs (serve/_formats.py)
+    "json-mode-ignored": "response_format json_object and json_schema are ignored: the content is plain text",
+    "json-schema-ignored": "response_format json_schema gets a JSON object, but not one its schema accepts",
     # stream framing
     "stream-no-done": "streams end without data: [DONE]",
     "stream-id-changes": "each chunk of a stream has its own id",
