@@ -368,7 +368,7 @@ class _Endpoint:
         top = body.get("top_logprobs") or 0
         logprobs = bool(body.get("logprobs"))
         runs = [_formats.structured(self.generate(prompt, body, max_tokens=limit, index=j, top=top, lead=""), body,
-                                    limit, self.faults) for j in range(n)]
+                                    limit, top, self.faults) for j in range(n)]
         usage = self.usage(prompt_tokens, sum(g.count for g in runs))
         if body.get("stream"):
             head = self.envelope("chatcmpl", "chat.completion.chunk")

@@ -13,8 +13,9 @@ from ._generator import Generation
 from ._tools import PIECE, value
 
 
-def structured(g: Generation, body: dict[str, Any], limit: int, faults: frozenset[str]) -> Generation:
-    """``g``, or the structured answer ``response_format`` asks for instead of its text."""
+def structured(g: Generation, body: dict[str, Any], limit: int, top: int, faults: frozenset[str]) -> Generation:
+    """``g``, or the structured answer ``response_format`` asks for instead of its text (with ``top`` alternatives
+    for each piece's logprobs, as the generator gives them)."""
     fmt = body.get("response_format") if isinstance(body.get("response_format"), dict) else {}
     kind = fmt.get("type")
     if kind not in ("json_object", "json_schema") or "json-mode-ignored" in faults:
@@ -27,6 +28,6 @@ def structured(g: Generation, body: dict[str, Any], limit: int, faults: frozense
     finish = "stop"
     if len(pieces) > limit:
         pieces, finish = pieces[:limit], "length"
-    k = len(g.top[0]) if g.top and g.top[0] else 0
-    top = [[(p, -0.1)] + [(f" alt{i}", -1.0 - i) for i in range(k - 1)] for p in pieces] if k else []
-    return Generation(pieces, finish, len(pieces), [-0.1] * len(pieces), top)
+    alternatives = [[(p, -0.1)] + [(f" alt{i}", -1.0 - i) for i in range(top - 1)] if top > 0 else []
+                    for p in pieces]
+    return Generation(pieces, finish, len(pieces), [-0.1] * len(pieces), alternatives)

@@ -60,7 +60,15 @@ def chosen(body: dict[str, Any], faults: frozenset[str]) -> list[dict[str, Any]]
 
 def value(schema: Any, name: str = "value") -> Any:
     """The simplest value that a (parameters) schema accepts: every declared property of an object, the first of an
-    enum, the lower bound of a number, a word for a string."""
+    enum, the lower bound of a number, a word for a string. A schema it cannot read (any JSON object may come as
+    ``parameters``) gets an empty object: the endpoint answers, never crashes."""
+    try:
+        return _value(schema, name)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError):
+        return {}
+
+
+def _value(schema: Any, name: str) -> Any:
     if not isinstance(schema, dict):
         return {}
     if "const" in schema:
@@ -69,14 +77,14 @@ def value(schema: Any, name: str = "value") -> Any:
         return schema["enum"][0]
     for key in ("anyOf", "oneOf"):
         if schema.get(key):
-            return value(schema[key][0], name)
+            return _value(schema[key][0], name)
     kind = schema.get("type", "object" if "properties" in schema else "string")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object":
-        return {key: value(sub, key) for key, sub in (schema.get("properties") or {}).items()}
+        return {key: _value(sub, key) for key, sub in (schema.get("properties") or {}).items()}
     if kind == "array":
-        return [value(schema.get("items") or {}, name) for _ in range(schema.get("minItems", 1) or 0)]
+        return [_value(schema.get("items") or {}, name) for _ in range(min(schema.get("minItems", 1) or 0, 64))]
     if kind in ("integer", "number"):
         low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + (1 if "exclusiveMinimum" in schema else 0))
         return int(low) if kind == "integer" else float(low)
@@ -84,7 +92,7 @@ def value(schema: Any, name: str = "value") -> Any:
         return True
     if kind == "null":
         return None
-    text = name if len(name) >= schema.get("minLength", 0) else name * schema.get("minLength", 1)
+    text = name if len(name) >= schema.get("minLength", 0) else name * min(schema.get("minLength", 1), 4096)
     return text[: schema["maxLength"]] if "maxLength" in schema else text
 
 
