@@ -126,3 +126,19 @@ def test_answers_of_any_shape_get_a_verdict_never_an_internal_error(message):
     for check in TOOL_CHECKS:
         if registry()[check].applies(case):
             assert _verdict(check, case, exchange).outcome is not Outcome.ERROR, check
+
+
+@pytest.mark.parametrize("parameters", [{"$ref": "#/nowhere"}, {"type": 12}, {"properties": {"a": {"minimum": "x"}}}],
+                         ids=["unresolvable-ref", "type-number", "minimum-string"])
+def test_a_tools_schema_jsonschema_cannot_apply_skips_the_check(parameters):
+    """The request's own schema is not the endpoint's fault: tool-call-arguments skips, saying why."""
+    import dataclasses
+
+    case = by_id("chat.tools-required")
+    body = json.loads(json.dumps(case.body))
+    body["tools"][0]["function"]["parameters"] = parameters
+    case = dataclasses.replace(case, body=body)
+    _, exchange = _plain("chat.tools-required", {"role": "assistant", "content": None,
+                                                 "tool_calls": [_call("get_weather", '{"a": 1}')]})
+    result = _verdict("tool-call-arguments", case, exchange)
+    assert result.outcome is Outcome.SKIPPED and "not a JSON Schema this check can apply" in result.message

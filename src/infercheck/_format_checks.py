@@ -10,12 +10,24 @@ import json
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
 from ._cases import Case
 from ._checks import Context, check, fail, skip
 from ._exchange import Exchange
 from ._semantic_checks import answered, generation
+
+
+def violation(schema: Any, value: Any, *, whose: str) -> tuple[str, str] | None:
+    """Where ``value`` first breaks a schema the request itself gave (a tool's parameters, a response format), and
+    how: (path, message), or None. A schema jsonschema cannot apply (not a schema, a $ref it cannot resolve) skips
+    the check, saying so: the request's schema is not the endpoint's fault."""
+    try:
+        error = next(Draft202012Validator(schema).iter_errors(value), None)
+    except Exception as exc:  # SchemaError, an unresolvable $ref, a keyword of the wrong type...
+        skip(f"{whose}: not a JSON Schema this check can apply ({exc})")
+    if error is None:
+        return None
+    return "/".join(map(str, error.absolute_path)) or "(the top)", error.message
 
 
 def response_format(case: Case) -> dict[str, Any]:
@@ -42,15 +54,10 @@ def structured_output(case: Case, ex: Exchange, ctx: Context) -> None:
         if not isinstance(value, dict):
             fail(f"choice {index}: the content is a JSON {type(value).__name__}, not an object",
                  expected="a JSON object", received=value, kind="not-object")
-        if isinstance(schema, dict):
-            try:
-                error = next(Draft202012Validator(schema).iter_errors(value), None)
-            except SchemaError as exc:
-                skip(f"the response_format schema is no JSON Schema this check can apply ({exc.message})")
-            if error is not None:
-                path = "/".join(map(str, error.absolute_path)) or "(the content)"
-                fail(f"choice {index}: the content breaks the response_format schema at {path}: {error.message}",
-                     expected=schema, received=value, kind="schema-not-followed")
+        broken = violation(schema, value, whose="the response_format schema") if isinstance(schema, dict) else None
+        if broken is not None:
+            fail(f"choice {index}: the content breaks the response_format schema at {broken[0]}: {broken[1]}",
+                 expected=schema, received=value, kind="schema-not-followed")
         checked += 1
     if not checked:
         skip("no choice has whole content to read (each was cut at max_tokens, or had none)")

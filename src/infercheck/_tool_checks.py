@@ -11,12 +11,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from ._cases import Case
 from ._checks import Context, check, fail, skip
 from ._exchange import Exchange
+from ._format_checks import violation
 from ._semantic_checks import answered, generation
 
 FORCED_FINISH = ("tool_calls", "stop")  # a forced call (required, a named function) ends with either
@@ -155,13 +153,9 @@ def tool_call_arguments(case: Case, ex: Exchange, ctx: Context) -> None:
                 fail(f"{where}: arguments is not JSON ({exc})", expected="a string of JSON",
                      received=call.arguments, kind="arguments-not-json")
             schema = names[call.name] if names[call.name] is not None else {"type": "object"}
-            try:
-                error = next(Draft202012Validator(schema).iter_errors(value), None)
-            except SchemaError as exc:
-                skip(f"the tool's parameters are no JSON Schema this check can apply ({exc.message})")
-            if error is not None:
-                path = "/".join(map(str, error.absolute_path)) or "(the arguments)"
-                fail(f"{where}: the arguments break the tool's parameters at {path}: {error.message}",
+            broken = violation(schema, value, whose="the tool's parameters")
+            if broken is not None:
+                fail(f"{where}: the arguments break the tool's parameters at {broken[0]}: {broken[1]}",
                      expected=schema, received=_said(value), kind="arguments-invalid")
             checked += 1
     if not checked:
