@@ -426,6 +426,9 @@ class _Suite:
         self.refused = 0  # drawn requests not sent (not counting shrinking's)
         self.given_up: str | None = None  # the route the circuit breaker gave up on, when that refused one
         self.unanswered: str | None = None  # what became of a request that timed out, or stayed rate limited
+        self.doubts = 0  # this suite's requests that went unanswered and await their confirmation
+        self.settled = asyncio.Event()  # set while none does: the suite's other requests wait until then
+        self.settled.set()
 
     async def send(self, case: Case, body: bytes, *, shrinking: bool) -> Exchange | None:
         request = self.runner.request_for(case, body)
@@ -450,24 +453,39 @@ class _Suite:
 
     async def _send(self, case: Case, request: Request, shrinking: bool) -> Exchange | None:
         bounds = self.runner.target.bounds
-        async with self.gate.slot(Gate.FIRST if shrinking else Gate.LATER):  # a shrinking wave waits for these
-            why = self._refusal(case, request, shrinking)
-            if why is not None:
-                self.stopped = why
-                self.refused += not shrinking
-                return None
-            self.sent += 1
-            self.shrink_sent += shrinking
-            exchange = await send_async(self.client, case.id, request, bounds, stream=case.stream)
-            self.runner.settle(_cases.reservation(case), exchange)
+        while True:
+            await self.settled.wait()  # none of this suite's requests awaits its confirmation
+            async with self.gate.slot(Gate.FIRST if shrinking else Gate.LATER):  # a shrinking wave waits for these
+                if not self.settled.is_set():
+                    continue  # one went unanswered meanwhile: its slot back, and wait for its confirmation
+                why = self._refusal(case, request, shrinking)
+                if why is not None:
+                    self.stopped = why
+                    self.refused += not shrinking
+                    return None
+                self.sent += 1
+                self.shrink_sent += shrinking
+                exchange = await send_async(self.client, case.id, request, bounds, stream=case.stream)
+                self.runner.settle(_cases.reservation(case), exchange)
+            break
         # Confirmed alone before it is kept: a transport hiccup is no answer to judge, nor to shrink towards, and a
-        # timeout under load may be the load's (the circuit breaker counts the confirmed answer)
+        # timeout under load may be the load's (the circuit breaker counts the confirmed answer). Meanwhile the
+        # suite sends nothing more: against an endpoint that answers nothing, its queued requests would otherwise
+        # each wait out the deadline before the confirmation settles the matter.
         if lost(exchange) or (timed_out(exchange) and self.gate.width > 1):
-            async with self.gate.alone():
-                if self.runner.breaker.why(request) is None:
-                    first, exchange = exchange, await confirm(exchange, bounds, timeouts=True)
-                    if timed_out(first) and not timed_out(exchange):
-                        self.gate.narrow()
+            self.doubts += 1
+            self.settled.clear()
+            try:
+                async with self.gate.alone():
+                    # not when the route was given up, or another of the suite's was confirmed unanswered meanwhile
+                    if self.runner.breaker.why(request) is None and self.unanswered is None:
+                        first, exchange = exchange, await confirm(exchange, bounds, timeouts=True)
+                        if timed_out(first) and not timed_out(exchange):
+                            self.gate.narrow()
+            finally:
+                self.doubts -= 1
+                if not self.doubts:
+                    self.settled.set()
         self.runner.breaker.record(exchange)
         if silent(exchange):
             self.unanswered = exchange.error or f"still {exchange.response.status} after {exchange.retries} retries"
