@@ -14,6 +14,7 @@ from referencing.jsonschema import DRAFT202012
 from schemathesis import GenerationMode
 
 from infercheck import _openapi, embedded
+from infercheck.serve import _tools
 
 
 def test_the_document_stands_alone_every_ref_resolving_inside_it():
@@ -56,15 +57,12 @@ def test_a_wrong_method_gets_405_with_allow(reference_url):
 def _no_rule_across_fields_broken(case) -> bool:
     """Valid data as the contract means it: a tool_choice that forces a call ("required", or a named function) needs
     tools, and a named function must be one of them. No JSON Schema can state that a name in one field is among
-    the names in another, so schemathesis draws such requests as valid; the endpoint refuses them (400)."""
-    body = case.body if isinstance(case.body, dict) else {}
-    choice = body.get("tool_choice")
-    names = {(t.get("function") or {}).get("name") for t in body.get("tools") or []
-             if isinstance(t, dict) and t.get("type") == "function"}
-    if choice == "required":
-        return bool(names)
-    if isinstance(choice, dict) and choice.get("type") == "function":
-        return (choice.get("function") or {}).get("name") in names
+    the names in another, so schemathesis draws such requests as valid; the endpoint refuses them (400), and this
+    asks the endpoint's own rule (serve/_tools.validate) which those are."""
+    try:
+        _tools.validate(case.body if isinstance(case.body, dict) else {})
+    except _tools.ToolError:
+        return False
     return True
 
 

@@ -201,20 +201,18 @@ class Runner:
     def execute(self, cases: Iterable[Case]) -> None:
         """Send every case not sent yet (and the cases they compare with or derive from, first);
         requests identical to one already made are not sent again unless a case asks to repeat."""
-        cases = list(cases)
-        if any(case.id not in self.exchanges for case in _closure(cases)):
+        _aio.run(self.send_async(cases, Gate(self.concurrency)))
 
-            async def both() -> None:
-                gate = Gate(self.concurrency)
-                await self.execute_async(cases, gate)
-                await self.load_async(cases, gate)
-
-            _aio.run(both())
-
-    async def execute_async(self, cases: Iterable[Case], gate: Gate) -> None:
-        """The sending of ``execute`` but for the copies sent at once (``load_async``), on the caller's event loop,
-        sharing ``gate`` with whatever else the run sends at the same time."""
+    async def send_async(self, cases: Iterable[Case], gate: Gate, judge: Iterable[Item] = ()) -> None:
+        """What ``execute`` does, on the caller's event loop, sharing ``gate`` with whatever else the run sends at
+        the same time; the checks of ``judge`` are evaluated (``judge_async``) before the copies are sent."""
         wanted = _closure(cases)
+        await self._send_cases(wanted, gate)
+        await self.judge_async(judge)
+        await self._load(wanted, gate)
+
+    async def _send_cases(self, wanted: list[Case], gate: Gate) -> None:
+        """Send the cases of ``wanted`` (a ``_closure``) not sent yet, but for their copies sent at once."""
         for wave in (False, True):  # plain cases first, then the ones derived from their answers
             pending: dict[tuple, list[tuple[Case, Request]]] = {}
             for case in wanted:
@@ -241,13 +239,13 @@ class Runner:
             if pending:
                 await self._send_all(pending, gate)
 
-    async def load_async(self, cases: Iterable[Case], gate: Gate) -> None:
-        """The cases that ask for it (``concurrent``), sent several times at once once they were answered, with
-        nothing else running (once nothing else is in flight or waiting): a copy cut in the middle of its answer is
-        confirmed by a second round, never blamed on one."""
+    async def _load(self, wanted: list[Case], gate: Gate) -> None:
+        """The cases of ``wanted`` that ask for it (``concurrent``), sent several times at once once they were
+        answered, with nothing else running (once nothing else is in flight or waiting): a copy cut in the middle
+        of its answer is confirmed by a second round, never blamed on one."""
         if self.concurrency < 2:
             return
-        for case in _closure(cases):
+        for case in wanted:
             exchange = self.exchanges.get(case.id)
             if case.concurrent > 1 and exchange is not None and exchange.response is not None \
                     and not exchange.under_load:

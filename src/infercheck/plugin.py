@@ -261,16 +261,11 @@ class State:
             base, examples, seed = self.hypothesis()
             budget = self.shrink_budget()
 
-        async def send_cases(gate: Gate) -> None:
-            await runner.execute_async(cases, gate)
-            await runner.judge_async(wanted)
-            await runner.load_async(cases, gate)
-
         async def both() -> list[Any]:
             gate = Gate(runner.concurrency)
             explore = [_properties.run_all_async(runner, suites, base=base, max_examples=examples, seed=seed,
                                                  shrink_budget=budget, gate=gate)] if suites else []
-            return await asyncio.gather(send_cases(gate), *explore, return_exceptions=True)
+            return await asyncio.gather(runner.send_async(cases, gate, wanted), *explore, return_exceptions=True)
 
         sent, *explored = _aio.run(both())
         if isinstance(sent, BaseException):

@@ -374,7 +374,10 @@ class _Endpoint:
             head = self.envelope("chatcmpl", "chat.completion.chunk")
             if "stream-chunk-object" in self.faults:
                 head["object"] = "chat.completion"
-            return self.stream(self.chat_chunks(head, runs, logprobs, usage, _include_usage(body)), len(runs))
+            steps = [[({"content": token}, {"content": _chat_logprobs(g, only=i), "refusal": None} if logprobs
+                       else None) for i, token in enumerate(self.streamed_tokens(g))] for g in runs]
+            return self.stream(self.chat_chunks(head, steps, [g.finish_reason for g in runs], usage,
+                                                _include_usage(body)), len(runs))
         head = self.envelope("chatcmpl", "chat.completion")
         null = "null-content" in self.faults
         choices = [self.indexed({"index": j, "message": {"role": "assistant", "content": None if null else g.text,
@@ -391,33 +394,15 @@ class _Endpoint:
         reasons = ["length" if short else _tools.finish_reason(self.faults) for _, _, short in runs]
         if body.get("stream"):
             head = self.envelope("chatcmpl", "chat.completion.chunk")
-            return self.stream(self.tool_chunks(head, runs, reasons, usage, _include_usage(body)), n)
+            steps = [[({"tool_calls": items}, None) for items in _tools.deltas(calls, self.faults)]
+                     for calls, _, _ in runs]
+            return self.stream(self.chat_chunks(head, steps, reasons, usage, _include_usage(body), None), n)
         head = self.envelope("chatcmpl", "chat.completion")
         choices = [self.indexed({"index": j, "message": {"role": "assistant", "content": None, "refusal": None,
                                                          "tool_calls": calls},
                                  "logprobs": None, "finish_reason": reasons[j]}, n)
                    for j, (calls, _, _) in enumerate(runs)]
         return self.json({**head, "choices": choices, "usage": usage}, post=True)
-
-    def tool_chunks(self, head, runs, reasons, usage, include_usage) -> Iterable[dict[str, Any]]:
-        include_usage = include_usage and "stream-usage-missing" not in self.faults
-        extra = {"usage": None} if include_usage else {}
-        first = {} if "stream-no-role" in self.faults else {"role": "assistant"}
-
-        def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return {**head, "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}],
-                    **extra}
-
-        for j in range(len(runs)):
-            yield chunk(j, {**first, "content": None})
-        for j, (calls, _, _) in enumerate(runs):
-            for items in _tools.deltas(calls, self.faults):
-                yield chunk(j, {"tool_calls": items})
-        for _ in range(2 if "stream-finish-twice" in self.faults else 1):
-            for j in range(len(runs)):
-                yield chunk(j, {}, reasons[j])
-        if include_usage:
-            yield {**head, "choices": [], "usage": self.streamed_usage(usage)}
 
     def indexed(self, choice: dict[str, Any], choices: int) -> dict[str, Any]:
         if choices > 1 and "index-string-with-n" in self.faults:
@@ -433,7 +418,9 @@ class _Endpoint:
     def streamed_tokens(self, g: gen.Generation) -> list[str]:
         return g.tokens[:-1] if "stream-text-differs" in self.faults and len(g.tokens) > 1 else g.tokens
 
-    def chat_chunks(self, head, runs, logprobs, usage, include_usage) -> Iterable[dict[str, Any]]:
+    def chat_chunks(self, head, steps, reasons, usage, include_usage, opening: str | None = "") -> Iterable[dict]:
+        """A chat stream: each choice's opening delta (its role, and ``opening`` as content), then its deltas
+        (``steps[j]``: (delta, logprobs) pairs), interleaved across choices, then each choice's finish reason."""
         include_usage = include_usage and "stream-usage-missing" not in self.faults
         extra = {"usage": None} if include_usage else {}
         first = {} if "stream-no-role" in self.faults else {"role": "assistant"}
@@ -442,16 +429,15 @@ class _Endpoint:
             return {**head, "choices": [{"index": index, "delta": delta, "logprobs": lp, "finish_reason": finish}],
                     **extra}
 
-        for j in range(len(runs)):
-            yield chunk(j, {**first, "content": ""})
-        for step in range(max(len(g.tokens) for g in runs)):
-            for j, g in enumerate(runs):
-                if step < len(self.streamed_tokens(g)):
-                    lp = {"content": _chat_logprobs(g, only=step), "refusal": None} if logprobs else None
-                    yield chunk(j, {"content": g.tokens[step]}, lp)
+        for j in range(len(steps)):
+            yield chunk(j, {**first, "content": opening})
+        for step in range(max(map(len, steps), default=0)):
+            for j, deltas in enumerate(steps):
+                if step < len(deltas):
+                    yield chunk(j, *deltas[step])
         for _ in range(2 if "stream-finish-twice" in self.faults else 1):
-            for j, g in enumerate(runs):
-                yield chunk(j, {}, None, g.finish_reason)
+            for j, reason in enumerate(reasons):
+                yield chunk(j, {}, None, reason)
         if include_usage:
             yield {**head, "choices": [], "usage": self.streamed_usage(usage)}
 
