@@ -189,7 +189,7 @@ def test_max_requests_caps_the_run(tmp_path):
 def test_the_readme_states_the_cost_of_a_default_run():
     """The README's cost statement is the one `infercheck cases` computes from the cases."""
     cases, generated = infercheck("cases").stdout.strip().splitlines()[-2:]
-    assert cases.startswith("at most 60 requests (58 without an API key) and ")
+    assert cases.startswith("at most 71 requests (69 without an API key) and ")
     assert generated.startswith("property suites (--max-examples 20): at most 120 generated requests")
     readme = (ROOT / "README.md").read_text()
     assert cases in readme and generated in readme

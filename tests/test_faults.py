@@ -39,8 +39,9 @@ CATCHES = {
     "unknown-model-200": {"status-code"},
     "extra-fields": {"undocumented-fields"},
     "usage-total-off": {"usage-arithmetic"},
-    "ignore-max-tokens": {"max-tokens"},
-    "finish-stop-at-limit": {"finish-reason-length"},
+    "ignore-max-tokens": {"max-tokens", "response-usage"},  # a response's output_tokens pass max_output_tokens
+    "finish-stop-at-limit": {"finish-reason-length", "response-status"},  # a cut response says 'completed'
+
     # null is neither 'length' (cut at the limit) nor 'stop' (a stop sequence hit)
     "finish-reason-null": {"finish-reason", "response-schema", "finish-reason-length", "stop-honoured"},
     "n-ignored": {"n-choices"},
@@ -50,7 +51,7 @@ CATCHES = {
     # n-choices reads the indices too: "0" is not 0
     "index-string-with-n": {"n-choices", "response-schema"},
     "stop-ignored": {"stop-honoured"},
-    "sampling-random": {"determinism", "stream-text-matches"},
+    "sampling-random": {"determinism", "stream-text-matches", "response-stream-matches"},
     "constant-id": {"id-distinct"},
     "completion-chatcmpl-id": {"identity"},
     "created-millis": {"created-recent"},
@@ -58,16 +59,28 @@ CATCHES = {
     # the streamed text is not null, so it no longer equals the non-streamed one; and null is no JSON object
     "null-content": {"chat-message", "stream-text-matches", "structured-output"},
     # tool calls: the non-streamed arguments break the schema too (a string there); the stream is built from a string
-    "tool-args-object": {"tool-call-arguments", "response-schema"},
-    "tool-args-invalid": {"tool-call-arguments"},
-    "tool-choice-ignored": {"tool-choice-honoured"},
+    # (the Responses API's function_call items too: an object there, and in its stream's done events)
+    "tool-args-object": {"tool-call-arguments", "response-schema", "response-function-call", "stream-chunk-schema",
+                         "response-stream-events-agree"},
+    "tool-args-invalid": {"tool-call-arguments", "response-function-call"},
+    "tool-choice-ignored": {"tool-choice-honoured", "response-function-call"},
     "tool-finish-stop": {"tool-finish-reason"},  # a forced call may say 'stop': chat.tools-auto catches it
-    "tool-call-undeclared": {"tool-call-shape", "tool-choice-honoured"},  # not the named function either
+    "tool-call-undeclared": {"tool-call-shape", "tool-choice-honoured", "response-function-call"},  # not the named one
     "tool-stream-no-index": {"tool-stream-deltas", "stream-chunk-schema"},
     "tool-stream-cumulative": {"tool-stream-deltas"},
     "tool-choice-unchecked": {"status-code"},  # errors.tool-choice-undeclared gets 200
-    "json-mode-ignored": {"structured-output"},
-    "json-schema-ignored": {"structured-output"},
+    "json-mode-ignored": {"structured-output", "response-structured-output"},
+    "json-schema-ignored": {"structured-output", "response-structured-output"},
+    # the Responses API
+    "responses-status-ignored": {"response-status"},
+    "responses-usage-off": {"response-usage"},
+    "responses-not-stored": {"status-code"},  # responses.retrieve gets 404
+    "responses-retrieve-stale": {"response-retrieve-agrees"},
+    "responses-event-name-wrong": {"response-stream-framing"},
+    "responses-sequence-reset": {"response-stream-framing"},
+    "responses-terminal-missing": {"response-stream-framing"},
+    "responses-delta-dropped": {"response-stream-events-agree"},
+    "responses-index-drift": {"response-stream-events-agree"},
     "stream-no-done": {"stream-done"},
     "stream-id-changes": {"stream-single-id"},
     "stream-no-role": {"stream-first-role"},

@@ -23,7 +23,7 @@ def test_the_suite_passes_against_the_embedded_default(pytester, suite, monkeypa
     outcomes = result.parseoutcomes()
     assert result.ret == 0 and outcomes["passed"] > 250 and "failed" not in outcomes
     # no key given: the two authentication cases are not sent; chat.concurrent-streams sends three copies at once
-    result.stdout.fnmatch_lines(["infercheck: http://127.0.0.1:*/v1 model=infercheck-tiny profile=openai: 55 requests*"])
+    result.stdout.fnmatch_lines(["infercheck: http://127.0.0.1:*/v1 model=infercheck-tiny profile=openai: 66 requests*"])
 
 
 def test_failures_carry_check_expected_received_and_curl(pytester, suite):

@@ -111,6 +111,47 @@ def test_tool_calls_as_the_openai_client_reads_them(client):
     assert caught.value.body["param"] == "tool_choice"
 
 
+def test_the_responses_api_as_the_openai_client_reads_it(client):
+    """The Responses API, read by the real client: a plain response, the same streamed (the events the client
+    types, assembled into the same text), retrieved by its id, cut by max_output_tokens, a named function call
+    (plain and streamed) and a structured output."""
+    import json
+
+    ask = dict(model=MODEL, input="Count from one to twenty, in words:", max_output_tokens=64, temperature=0)
+    plain = client.responses.create(**ask)
+    assert plain.status == "completed" and plain.incomplete_details is None and plain.output_text
+    assert plain.usage.total_tokens == plain.usage.input_tokens + plain.usage.output_tokens
+    events = list(client.responses.create(**ask, stream=True))
+    assert events[0].type == "response.created" and events[-1].type == "response.completed"
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == plain.output_text
+    assert events[-1].response.output_text == plain.output_text
+    stored = client.responses.retrieve(plain.id)
+    assert stored.id == plain.id and stored.output_text == plain.output_text
+    cut = client.responses.create(model=MODEL, input="Write a very long story about the sea.", max_output_tokens=16,
+                                  temperature=0)
+    assert cut.status == "incomplete" and cut.incomplete_details.reason == "max_output_tokens"
+    assert cut.usage.output_tokens == 16
+    tools = [{"type": "function", "name": f["function"]["name"], "parameters": f["function"]["parameters"],
+              "strict": False} for f in (WEATHER, CLOCK)]
+    named = dict(model=MODEL, input="Weather and time in Paris?", tools=tools, temperature=0,
+                 tool_choice={"type": "function", "name": "get_time"})
+    call = client.responses.create(**named).output[0]
+    assert call.type == "function_call" and call.name == "get_time" and call.call_id
+    assert "timezone" in json.loads(call.arguments)
+    streamed = [e for e in client.responses.create(**named, stream=True)]
+    built = "".join(e.delta for e in streamed if e.type == "response.function_call_arguments.delta")
+    assert json.loads(built) == json.loads(call.arguments)
+    assert [e.arguments for e in streamed if e.type == "response.function_call_arguments.done"] == [built]
+    shaped = client.responses.create(model=MODEL, input="A color", text={"format": {
+        "type": "json_schema", "name": "color", "strict": True, "schema": {
+            "type": "object", "properties": {"color": {"type": "string", "enum": ["red", "blue"]}},
+            "required": ["color"], "additionalProperties": False}}})
+    assert json.loads(shaped.output_text) == {"color": "red"}
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve("resp_missing")
+
+
 def test_completion_stream(client):
     chunks = list(client.completions.create(model=MODEL, prompt="x", max_tokens=5, temperature=0, stream=True))
     assert "".join(c.choices[0].text for c in chunks) == \

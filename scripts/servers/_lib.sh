@@ -14,6 +14,7 @@ CACHE="${INFERCHECK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/infercheck}"
 PYTHON="$(command -v "${PYTHON:-python3}")"
 INFERCHECK="${INFERCHECK:-infercheck}"
 SERVER_PID=""
+READY=""  # the URL that answers once the server is ready (wait_for)
 
 say() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -60,9 +61,11 @@ stop_server() {
     fi
 }
 
-# Wait until GET $1 answers 200, for at most $2 seconds; fail early if the server died.
+# Wait until GET $1 answers 200, for at most $2 seconds; fail early if the server died. The URL is kept in $READY:
+# check_server waits on it again between its two runs.
 wait_for() {
     local url=$1 limit=$2 start=$SECONDS
+    READY=$url
     while (( SECONDS - start < limit )); do
         if ! kill -0 "$SERVER_PID" 2>/dev/null; then
             say "the server exited before it answered; its log ($LOG) ends:"
@@ -98,6 +101,11 @@ check_server() {
     local base=$1 model=$2 how=$3
     shift 3
     run_infercheck --base-url "$base" --model "$model" --json "$OUT/default.json" "$@"
+    # A request infercheck gave up on (its deadline passed) is not cancelled in a server that does not watch for
+    # closed connections: llama-cpp-python goes on generating every one of them, one at a time, and answers nothing
+    # else meanwhile. The second run begins once the server answers again, not while it works off the first's.
+    say "waiting for the server to answer again (it may still be generating what the first run gave up on)"
+    [ -z "$READY" ] || wait_for "$READY" 1800
     run_infercheck --base-url "$base" --model "$model" --profile "$SERVER" --json "$OUT/profile.json" "$@"
     "$INFERCHECK" report "$OUT/profile.json" --server "$SERVER" --markdown "$ROOT/docs/servers/$SERVER.md" \
         --how "$how, run by scripts/servers/$SERVER.sh"

@@ -90,20 +90,25 @@ def documents(exchange: Exchange) -> list[dict[str, Any]]:
 
 
 def completion_tokens(exchange: Exchange) -> int:
-    """Tokens a successful answer says it generated (usage.completion_tokens; TGI's details.generated_tokens), 0
-    when it does not say."""
+    """Tokens a successful answer says it generated (see ``said_tokens``), 0 when it does not say."""
     return said_tokens(exchange) or 0
 
 
 def said_tokens(exchange: Exchange) -> int | None:
-    """Tokens a successful answer says it generated, or None when it does not say (or did not succeed)."""
+    """Tokens a successful answer says it generated, or None when it does not say (or did not succeed): usage's
+    completion_tokens, a response's output_tokens (a streamed response's in the response its last event carries),
+    TGI's details.generated_tokens."""
     response = exchange.response
     if response is None or not (200 <= response.status < 300):
         return None
     for doc in reversed(documents(exchange)):
         usage, details = doc.get("usage"), doc.get("details")
-        if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
-            return usage["completion_tokens"]
+        if isinstance(doc.get("response"), dict):
+            usage = doc["response"].get("usage")
+        if isinstance(usage, dict):
+            for name in ("completion_tokens", "output_tokens"):
+                if isinstance(usage.get(name), int):
+                    return usage[name]
         if isinstance(details, dict) and isinstance(details.get("generated_tokens"), int):
             return details["generated_tokens"]
     return None

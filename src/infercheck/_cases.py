@@ -12,6 +12,7 @@ from typing import Any
 from ._resources import data_dir
 
 MODEL = "{model}"  # placeholder for the model under test, in paths and bodies
+GENERATING = ("completions", "chat", "responses")  # the routes whose answers generate tokens
 _BASE64 = re.compile(r"^\{base64:([\w./-]+)\}$")  # a body string standing for a fixture file, base64-encoded
 
 
@@ -34,7 +35,8 @@ class Case:
     repeat: bool = False  # sent even when an identical request was already sent (determinism, distinct ids)
     concurrent: int = 0  # also sent this many times at once, after the run's other requests (a second time when
     # a copy is cut), to see whether the server cuts streams when other requests arrive
-    derive: dict[str, str] | None = None  # {"from": case id, "stop": rule}: body completed from another answer
+    derive: dict[str, str] | None = None  # completed from another case's answer: {"from": case id, "stop": rule} adds
+    # a stop sequence to the body; {"from": case id, "id": placeholder} puts the answer's id in the path
     auth: str | None = None  # "none" (no Authorization header) or "wrong" (a wrong key)
     feature: str | None = None  # what the endpoint must support for this case to apply (see profiles)
     api: str = "openai"  # which cases file it comes from: openai, hf, tgi
@@ -51,9 +53,10 @@ class Case:
 
     @property
     def limit(self) -> int | None:
-        """The completion token limit of the request (max_completion_tokens, else max_tokens)."""
+        """The completion token limit of the request (max_completion_tokens, else max_tokens; a response's
+        max_output_tokens)."""
         body = self.body if isinstance(self.body, dict) else {}
-        for name in ("max_completion_tokens", "max_tokens"):
+        for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
             if isinstance(body.get(name), int):
                 return body[name]
         return None
@@ -143,7 +146,7 @@ def prompt_count(prompt: Any) -> int:
 def token_bound(case: Case) -> int | None:
     """At most how many completion tokens a conformant answer to ``case`` generates (0 for an error,
     None when the request sets no limit)."""
-    if not case.expects_success or case.route not in ("completions", "chat"):
+    if not case.expects_success or case.route not in GENERATING or case.method != "POST":
         return 0
     if case.limit is None:
         return None
@@ -153,16 +156,16 @@ def token_bound(case: Case) -> int | None:
 def reservation(case: Case) -> int | None:
     """At most how many completion tokens an answer to ``case`` generates if the endpoint serves it, whether or not
     it should (a lenient endpoint serves invalid requests too): the larger of its limits (max_completion_tokens,
-    max_tokens: which one a server honours varies) x its choices (n, or best_of when larger) x its prompts; 0 where
+    max_tokens: which one a server honours varies; max_output_tokens) x its choices (n, or best_of when larger) x its prompts; 0 where
     nothing is generated; None when a limit is missing or invalid, so that nothing bounds the answer."""
-    if case.route not in ("completions", "chat"):
+    if case.route not in GENERATING or case.method != "POST":
         return 0
     body = case.body if isinstance(case.body, dict) else {}
 
     def whole(value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
-    limits = [body[name] for name in ("max_completion_tokens", "max_tokens") if name in body]
+    limits = [body[name] for name in ("max_completion_tokens", "max_tokens", "max_output_tokens") if name in body]
     choices = [body.get("n", 1), body.get("best_of", 1)]
     if not limits or not all(whole(v) for v in limits + choices):
         return None

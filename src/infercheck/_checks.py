@@ -149,6 +149,7 @@ def registry() -> dict[str, Check]:
     from . import _stream_checks  # noqa: F401
     from . import _tool_checks  # noqa: F401
     from . import _format_checks  # noqa: F401
+    from . import _response_checks  # noqa: F401
     from . import _resource_checks  # noqa: F401
     from . import _task_checks  # noqa: F401
 

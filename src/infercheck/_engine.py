@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from urllib.parse import quote
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -134,8 +135,8 @@ class Runner:
         return Context(base_url=self.target.base_url, model=self.target.model or "", exchanges=self.exchanges,
                        secrets=tuple(self.target.secrets()))
 
-    def request_for(self, case: Case, body: bytes | None = None) -> Request:
-        return request_for(self.target, case, body)
+    def request_for(self, case: Case, body: bytes | None = None, path: str | None = None) -> Request:
+        return request_for(self.target, case, body, path)
 
     @property
     def requests_sent(self) -> int:
@@ -183,20 +184,30 @@ class Runner:
             return "no API key was given (--api-key), so there is no authentication to check"
         return None
 
-    def _derived_body(self, case: Case) -> bytes | str:
-        """The body of a case completed from another case's answer, or why it cannot be built."""
+    def _derived(self, case: Case) -> Request | str:
+        """The request of a case completed from another case's answer, or why it cannot be built."""
         source = self.exchanges.get(case.derive["from"])
         if source is not None and not source.sent:
-            return f"needs a text answer from {case.derive['from']}, which was not sent: {source.error}"
-        text = _answers.read(source).text() if source is not None and source.response is not None else None
-        if text is None or not 200 <= source.response.status < 300:
+            return f"needs a successful answer from {case.derive['from']}, which was not sent: {source.error}"
+        if source is None or source.response is None or not 200 <= source.response.status < 300:
+            return f"needs a successful answer from {case.derive['from']}, which gave none"
+        model = self.target.model or ""
+        if "id" in case.derive:
+            found = _answers.document(source)
+            ident = found.get("id") if isinstance(found, dict) else None
+            if not isinstance(ident, str) or not ident:
+                return f"the answer to {case.derive['from']} has no id to ask for it by"
+            path = case.render_path(model).replace(case.derive["id"], quote(ident, safe=""))
+            return self.request_for(case, path=path)
+        text = _answers.read(source).text()
+        if text is None:
             return f"needs a text answer from {case.derive['from']}, which gave none"
         stop = _answers.stop_from(text)
         if stop is None:
             return f"the answer to {case.derive['from']} is too short to take a stop sequence from: {text!r}"
-        body = json.loads(case.render_body(self.target.model or ""))
+        body = json.loads(case.render_body(model))
         body["stop"] = [stop]
-        return json.dumps(body).encode()
+        return self.request_for(case, json.dumps(body).encode())
 
     def execute(self, cases: Iterable[Case]) -> None:
         """Send every case not sent yet (and the cases they compare with or derive from, first);
@@ -219,13 +230,12 @@ class Runner:
                 if case.id in self.exchanges or (case.derive is not None) is not wave:
                     continue
                 reason = self._why_not(case)
-                body = self._derived_body(case) if wave and reason is None else None
-                if isinstance(body, str):
-                    reason = body
+                request = self._derived(case) if wave and reason is None else self.request_for(case)
+                if isinstance(request, str):
+                    reason = request
                 if reason is not None:
                     self._not_sent(case, reason)
                     continue
-                request = self.request_for(case, body)
                 signature = (*request_key(request), case.id) if case.repeat else request_key(request)
                 known = self._by_signature.get(signature)
                 if known is not None:

@@ -24,6 +24,9 @@ OPERATIONS = (
      "createEmbedding"),
     ("/v1/models", "get", None, "openai/model-list.json", None, "listModels"),
     ("/v1/models/{model}", "get", None, "openai/model.json", None, "retrieveModel"),
+    ("/v1/responses", "post", "openai/response-request.json", "openai/response.json", "openai/response-event.json",
+     "createResponse"),
+    ("/v1/responses/{response_id}", "get", None, "openai/response.json", None, "getResponse"),
 )
 ERROR = "openai/error.json"
 
@@ -80,7 +83,8 @@ def document(*, model: str | None = None, server: str | None = None,
         if name.startswith("openai/") and name.count("/") == 1:  # not positive/: infercheck's generators
             schemas[component(name)] = _rewrite(_schemas.schema(name), _schemas.uri(name))
     if model is not None:
-        for name in ("openai.completion-request", "openai.chat-request", "openai.embedding-request"):
+        for name in ("openai.completion-request", "openai.chat-request", "openai.embedding-request",
+                     "openai.response-request"):
             schemas[name]["properties"]["model"] = {"const": model}
     for name, properties in (limits or {}).items():
         for prop, keywords in properties.items():
@@ -105,6 +109,9 @@ def document(*, model: str | None = None, server: str | None = None,
         if "{model}" in path:
             operation["parameters"] = [{"name": "model", "in": "path", "required": True,
                                         "schema": {"type": "string"} if model is None else {"const": model}}]
+        if "{response_id}" in path:
+            operation["parameters"] = [{"name": "response_id", "in": "path", "required": True,
+                                        "schema": {"type": "string", "minLength": 1}}]
         paths.setdefault(path, {})[method] = operation
     doc: dict[str, Any] = {
         "openapi": "3.1.0",

@@ -83,10 +83,12 @@ def first_error(name: str, instance: Any) -> jsonschema.ValidationError | None:
 _OPEN_KEYWORDS = ("additionalProperties", "unevaluatedProperties", "patternProperties")
 
 
-def _close(node: Any, document: dict[str, Any]) -> Any:
+def _close(node: Any, document: dict[str, Any], *, shut: bool = True) -> Any:
     """A copy of ``node`` where every object schema listing ``properties`` (and not saying what other
     properties may be) refuses the rest. A local ``$ref`` extended with more properties is inlined first,
-    so that the extension's properties count as declared."""
+    so that the extension's properties count as declared. Conditions (``if``, ``not``) stay as written: they
+    select, and declare nothing. What a ``then`` or ``else`` branch declares adds to the schema it belongs to,
+    which refuses the rest (``shut`` False: the branch itself refuses nothing)."""
     if isinstance(node, list):
         return [_close(item, document) for item in node]
     if not isinstance(node, dict):
@@ -101,9 +103,9 @@ def _close(node: Any, document: dict[str, Any]) -> Any:
         merged["properties"] = {**target.get("properties", {}), **node["properties"]}
         merged["required"] = sorted({*target.get("required", []), *node.get("required", [])})
         node = {**{k: v for k, v in node.items() if k not in ("$ref", "properties", "required")}, **merged}
-    closed = {key: (value if key in ("const", "enum", "examples", "default") else _close(value, document))
-              for key, value in node.items()}
-    if "properties" in closed and not any(k in closed for k in _OPEN_KEYWORDS):
+    closed = {key: (value if key in ("const", "enum", "examples", "default", "if", "not")
+                    else _close(value, document, shut=key not in ("then", "else"))) for key, value in node.items()}
+    if shut and "properties" in closed and not any(k in closed for k in _OPEN_KEYWORDS):
         closed["unevaluatedProperties"] = False
     return closed
 

@@ -171,8 +171,8 @@ def discovery_case(target: Target) -> Case | None:
     return None
 
 
-def request_for(target: Target, case: Case, body: bytes | None = None) -> Request:
-    """The request ``case`` makes to ``target`` (``body`` replaces the case's own, for derived cases)."""
+def request_for(target: Target, case: Case, body: bytes | None = None, path: str | None = None) -> Request:
+    """The request ``case`` makes to ``target`` (``body`` and ``path`` replace the case's own, for derived cases)."""
     model = target.model or ""
     body = case.render_body(model) if body is None else body
     headers = target.headers(json_body=body is not None and case.body_file is None)
@@ -182,7 +182,7 @@ def request_for(target: Target, case: Case, body: bytes | None = None) -> Reques
         headers.pop("Authorization", None)
     elif case.auth == "wrong":
         headers["Authorization"] = f"Bearer {WRONG_KEY}"
-    path = case.render_path(model)
+    path = case.render_path(model) if path is None else path
     if case.api == "hf" and target.task == ALL_TASKS:
         path = "/" + case.route + path
     file = str(_cases.fixture(case.body_file)) if case.body_file is not None else None

@@ -30,6 +30,7 @@ LIMITS = {
     "openai.chat-request": {"max_tokens": {"maximum": MAX_OUTPUT_TOKENS},
                             "max_completion_tokens": {"maximum": MAX_OUTPUT_TOKENS}},
     "openai.embedding-request": {"dimensions": {"maximum": EMBEDDING_DIMENSIONS}},
+    "openai.response-request": {"max_output_tokens": {"maximum": MAX_OUTPUT_TOKENS}},
 }
 FINGERPRINT = "fp_infercheck"
 
@@ -64,6 +65,7 @@ def create_app(*, api_key: str | None = None, model: str = DEFAULT_MODEL, faults
 class _Endpoint:
     def __init__(self, api_key: str | None, model: str, faults: frozenset[str], task: str | None = None):
         from ._native import Native
+        from ._responses import Responses
         from ._tasks import TASKS
 
         if task is not None and task not in TASKS:
@@ -78,6 +80,7 @@ class _Endpoint:
             Route("/v1/completions", self.completions, methods=["POST"]),
             Route("/v1/chat/completions", self.chat_completions, methods=["POST"]),
             Route("/v1/embeddings", self.embeddings, methods=["POST"]),
+            *Responses(self).routes(),
             *Native(self, task).routes(),
         ]
         self.app = Starlette(

@@ -47,6 +47,17 @@ FAULTS: dict[str, str] = {
     # structured outputs (serve/_formats.py)
     "json-mode-ignored": "response_format json_object and json_schema are ignored: the content is plain text",
     "json-schema-ignored": "response_format json_schema gets a JSON object, but not one its schema accepts",
+    # the Responses API (serve/_responses.py); the tool and structured-output faults above apply to it too
+    "responses-status-ignored": "a response cut by max_output_tokens says status 'completed', with no "
+                                "incomplete_details",
+    "responses-usage-off": "a response's usage.total_tokens is one more than input_tokens + output_tokens",
+    "responses-not-stored": "GET /v1/responses/{id} answers 404 for a response just made (and stored)",
+    "responses-retrieve-stale": "GET /v1/responses/{id} gives the response as it began: in_progress, no output",
+    "responses-event-name-wrong": "each streamed event's `event:` line drops the 'response.' of its data's type",
+    "responses-sequence-reset": "sequence_number starts from 0 again at each output item",
+    "responses-terminal-missing": "a streamed response ends without response.completed (or .incomplete)",
+    "responses-delta-dropped": "the last output_text delta of a streamed message is left out; the .done text has it",
+    "responses-index-drift": "output_text deltas say content_index 1 for the part added (and done) at 0",
     # stream framing
     "stream-no-done": "streams end without data: [DONE]",
     "stream-id-changes": "each chunk of a stream has its own id",
