@@ -167,6 +167,19 @@ def test_a_derived_stop_case_is_skipped_when_its_source_gave_no_text():
     assert "needs a text answer from completions.deterministic" in runner.exchanges[derived.id].error
 
 
+def test_a_derived_retrieval_is_skipped_when_its_source_gave_no_id_and_asks_for_the_id_it_gave(reference_url):
+    recorder = Recorder(delay=0)  # answers {} to everything: no id to retrieve a response by
+    with serve(recorder) as url:
+        runner = Runner(Target(url, model="m"))
+        runner.execute([by_id("responses.retrieve")])
+    assert "responses.text has no id to ask for it by" in runner.exchanges["responses.retrieve"].error
+    runner = Runner(Target(reference_url, model="infercheck-tiny"))
+    runner.execute([by_id("responses.retrieve")])
+    made = runner.exchanges["responses.text"].response.json()["id"]
+    retrieved = runner.exchanges["responses.retrieve"]
+    assert retrieved.request.url.endswith(f"/responses/{made}") and retrieved.response.json()["id"] == made
+
+
 def test_the_derived_stop_sequence_comes_from_the_first_answer(reference_url):
     runner = Runner(resolve(reference_url))
     runner.execute([by_id("chat.stop")])

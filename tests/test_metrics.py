@@ -65,6 +65,19 @@ def test_tgi_tokens_count_but_special_ones_do_not_and_streams_without_usage_coun
     assert figures["output_tokens_per_s"]["p50"] == pytest.approx(40.0)  # 2 content events in 0.05 s
 
 
+def test_a_streamed_response_times_its_deltas_and_counts_the_output_tokens_its_last_event_gives():
+    where = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    events = [{"type": "response.created", "sequence_number": 0, "response": {"usage": None}},
+              {"type": "response.output_text.delta", "sequence_number": 1, **where, "delta": "Hel"},
+              {"type": "response.output_text.delta", "sequence_number": 2, **where, "delta": "lo"},
+              {"type": "response.output_text.done", "sequence_number": 3, **where, "text": "Hello"},
+              {"type": "response.completed", "sequence_number": 4,
+               "response": {"object": "response", "usage": {"input_tokens": 3, "output_tokens": 5, "total_tokens": 8}}}]
+    figures = _metrics.figures([streamed(events, [0.01, 0.03, 0.05, 0.06, 0.1], elapsed=0.1)])
+    assert figures["ttft_ms"]["p50"] == pytest.approx(30.0) and figures["itl_ms"]["p50"] == pytest.approx(20.0)
+    assert figures["output_tokens_per_s"]["p50"] == pytest.approx(50.0)  # the terminal event's 5 tokens in 0.1 s
+
+
 def test_only_answered_generations_are_sampled():
     error = streamed([chat("x")], [0.01])
     error.response.status = 400

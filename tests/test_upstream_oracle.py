@@ -42,8 +42,8 @@ COMPONENT_EXAMPLES = {
     "CreateChatCompletionStreamResponse": "openai/chat-chunk.json",
     "Model": "openai/model.json",
     **{name: "openai/response-event.json" for name in (
-        "ResponseCreatedEvent", "ResponseInProgressEvent", "ResponseOutputItemAddedEvent", "ResponseOutputItemDoneEvent",
-        "ResponseContentPartAddedEvent", "ResponseContentPartDoneEvent", "ResponseTextDeltaEvent",
+        "ResponseCreatedEvent", "ResponseInProgressEvent", "ResponseOutputItemAddedEvent",
+        "ResponseOutputItemDoneEvent", "ResponseContentPartAddedEvent", "ResponseContentPartDoneEvent", "ResponseTextDeltaEvent",
         "ResponseTextDoneEvent", "ResponseFunctionCallArgumentsDoneEvent", "ResponseRefusalDeltaEvent",
         "ResponseRefusalDoneEvent", "ResponseErrorEvent", "ResponseCompletedEvent", "ResponseIncompleteEvent",
         "ResponseFailedEvent", "ResponseReasoningTextDeltaEvent", "ResponseReasoningSummaryTextDeltaEvent")},

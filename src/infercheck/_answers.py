@@ -68,11 +68,17 @@ def _piece(choice: dict[str, Any]) -> str | None:
     return None
 
 
+DELTA_EVENTS = ("response.output_text.delta", "response.function_call_arguments.delta")  # a streamed response's
+
+
 def event_text(doc: Any) -> str:
     """The generated text one stream event carries ("" when none): every choice's ``text`` or
-    ``delta.content`` (OpenAI-style), or a TGI token event's non-special ``token.text``."""
+    ``delta.content`` (OpenAI-style), a TGI token event's non-special ``token.text``, or a streamed response's
+    output text or function-call arguments delta."""
     if not isinstance(doc, dict):
         return ""
+    if doc.get("type") in DELTA_EVENTS:
+        return doc["delta"] if isinstance(doc.get("delta"), str) else ""
     token = doc.get("token")
     if isinstance(token, dict):
         return token["text"] if isinstance(token.get("text"), str) and not token.get("special") else ""
@@ -132,9 +138,9 @@ def generated(exchange: Exchange, reserved: int, echoed: int = 0) -> int:
 
 
 def _tokens_in(event: dict[str, Any]) -> int:
-    """The tokens one stream event carries: a TGI token event one, an OpenAI-style chunk one per choice with
-    text."""
-    if isinstance(event.get("token"), dict):
+    """The tokens one stream event carries: a TGI token event one, a streamed response's delta one, an
+    OpenAI-style chunk one per choice with text."""
+    if isinstance(event.get("token"), dict) or event.get("type") in DELTA_EVENTS:
         return 1
     choices = event.get("choices")
     return sum(1 for c in choices if isinstance(c, dict) and _piece(c)) if isinstance(choices, list) else 0

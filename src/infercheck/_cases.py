@@ -156,8 +156,9 @@ def token_bound(case: Case) -> int | None:
 def reservation(case: Case) -> int | None:
     """At most how many completion tokens an answer to ``case`` generates if the endpoint serves it, whether or not
     it should (a lenient endpoint serves invalid requests too): the larger of its limits (max_completion_tokens,
-    max_tokens: which one a server honours varies; max_output_tokens) x its choices (n, or best_of when larger) x its prompts; 0 where
-    nothing is generated; None when a limit is missing or invalid, so that nothing bounds the answer."""
+    max_tokens: which one a server honours varies; a response's max_output_tokens) x its choices (n, or best_of when
+    larger) x its prompts; 0 where nothing is generated; None when a limit is missing or invalid, so that nothing
+    bounds the answer."""
     if case.route not in GENERATING or case.method != "POST":
         return 0
     body = case.body if isinstance(case.body, dict) else {}

@@ -68,12 +68,15 @@ def content_times(exchange: Exchange) -> list[float]:
 
 
 def _generated(exchange: Exchange) -> bool:
-    """Whether a non-streamed answer carries generated text (a completion, a chat message, TGI's text)."""
+    """Whether a non-streamed answer carries generated text (a completion, a chat message, TGI's text, a response's
+    output)."""
     doc = _answers.document(exchange)
     if isinstance(doc, list) and doc:  # Hugging Face text generation answers a list of {generated_text}
         doc = doc[0]
     if not isinstance(doc, dict):
         return False
+    if doc.get("object") == "response":  # the Responses API: a message, or a function call
+        return bool(doc.get("output"))
     return bool(isinstance(doc.get("generated_text"), str) or any(_answers.read(exchange).texts.values()))
 
 
