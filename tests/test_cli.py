@@ -190,7 +190,7 @@ def test_the_readme_states_the_cost_of_a_default_run():
     """The README's cost statement is the one `infercheck cases` computes from the cases."""
     cases, generated = infercheck("cases").stdout.strip().splitlines()[-2:]
     assert cases.startswith("at most 71 requests (69 without an API key) and ")
-    assert generated.startswith("property suites (--max-examples 20): at most 120 generated requests")
+    assert generated.startswith("property suites (--max-examples 20): at most 240 generated requests")
     readme = (ROOT / "README.md").read_text()
     assert cases in readme and generated in readme
 
@@ -201,10 +201,11 @@ def test_the_property_suites_pass_at_the_thorough_profile(tmp_path):
     proc = infercheck("run", "-k", "property", "--hypothesis-profile", "thorough", "--json", str(out))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(out.read_text())
-    assert doc["summary"]["failed"] == 0 and doc["stats"]["requests"] > 6 * 100
+    assert doc["summary"]["failed"] == 0 and doc["stats"]["requests"] > 12 * 100
     assert {r["case"] for r in doc["results"]} == {f"property.{p}" for p in (
         "completions.positive", "completions.negative", "chat.positive", "chat.negative",
-        "embeddings.positive", "embeddings.negative")}
+        "embeddings.positive", "embeddings.negative", "chat-tools.positive", "chat-tools.negative",
+        "chat-format.positive", "chat-format.negative", "responses.positive", "responses.negative")}
 
 
 def test_a_seed_repeats_the_property_run_and_is_reported(tmp_path):

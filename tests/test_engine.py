@@ -207,9 +207,41 @@ def test_copies_sent_at_once_respect_concurrency_and_the_request_budget():
         assert runner.evaluate(Item(case, registry()["streams-under-load"])).outcome is Outcome.FAILED
 
 
+def test_copies_that_time_out_wait_for_the_endpoint_and_are_sent_again():
+    """A single-slot server still generating what other requests gave up on answers the copies too late: they time
+    out and say nothing about interruption. The run waits until the endpoint answers the request alone in time and
+    sends the copies again, once: they meet an idle endpoint, which then shows that it stops running streams (here
+    as llama-cpp-python does, ending them with [DONE] before their finish_reason)."""
+    from infercheck.serve import create_app
+
+    app = create_app(faults=("streams-ended-under-load",))
+    posts = {"n": 0}
+
+    async def busy(scope, receive, send):  # the 2nd to 4th POSTs (the first copies) stall past the deadline
+        if scope["type"] == "http" and scope["method"] == "POST":
+            posts["n"] += 1
+            if 2 <= posts["n"] <= 4:
+                await asyncio.sleep(3)
+        await app(scope, receive, send)
+
+    case = by_id("chat.concurrent-streams")
+    with serve_app(busy) as url:
+        target = resolve(url + "/v1")
+        target.timeout = 1.0
+        runner = Runner(target, concurrency=3)
+        runner.execute([case])
+    rounds = runner.exchanges[case.id].under_load
+    assert [len(r) for r in rounds] == [3, 3]  # the timed-out round made void, then two rounds, both interrupted
+    assert len(runner.waits) >= 4  # the void round, and the request alone that found the endpoint idle
+    result = runner.evaluate(Item(case, registry()["streams-under-load"]))
+    assert result.outcome is Outcome.FAILED and "the stream ended before its finish_reason" in result.message
+    assert runner.stats()["requests"] == len(runner.sent())
+
+
 def test_copies_that_time_out_are_slowness_not_interrupted_streams():
-    """Only a copy that lost its connection counts as cut; copies that ran out of time say nothing about
-    interruption (and are not sent a second time, which would cost the deadline again)."""
+    """Only a copy that lost its connection, or whose stream ended before its finish_reason, counts as interrupted;
+    copies that ran out of time say nothing about interruption (and are not sent a second time, which would cost
+    the deadline again)."""
     from infercheck import Exchange, Request, Response
     from infercheck._checks import Context, evaluate
 
@@ -230,4 +262,13 @@ def test_copies_that_time_out_are_slowness_not_interrupted_streams():
         alone.under_load = rounds
         result = evaluate(check, case, alone, ctx)
         assert result.outcome is outcome, (rounds, result.message)
-    assert "2 of 3 lost" in result.message and "round 2: 1 of 3 lost" in result.message
+    assert "2 of 3 interrupted" in result.message and "round 2: 1 of 3 interrupted" in result.message
+    # a stream that ends well framed ([DONE]) before its finish_reason was interrupted too: llama-cpp-python stops a
+    # running stream that way when another request arrives
+    chunk = b'data: {"choices": [{"index": 0, "delta": {"content": "one"}, "finish_reason": null}]}\n\n'
+    ended = Exchange(case.id, request, Response(200, {"content-type": "text/event-stream"}, chunk + b"data: [DONE]\n\n",
+                                                0.1), stream=True)
+    alone.under_load = ((ended, copy(None), copy(None)), (copy(None), ended, copy(None)))
+    result = evaluate(check, case, alone, ctx)
+    assert result.outcome is Outcome.FAILED and "1 of 3 interrupted (the stream ended before its finish_reason)" \
+        in result.message

@@ -91,6 +91,8 @@ CATCHES = {
     # every stream of the run is cut while others arrive: each is confirmed alone and judged on that answer, and
     # the finding is reported once, by the case that sends copies at once
     "streams-cut-under-load": {"streams-under-load"},
+    # the same, but a completion stream ends well framed ([DONE]) with no finish_reason: confirmed alone likewise
+    "streams-ended-under-load": {"streams-under-load"},
     "models-list-other": {"models-lists-model"},
     "model-retrieve-other": {"model-retrieve-agrees"},
     "embeddings-ragged": {"embeddings-shape"},

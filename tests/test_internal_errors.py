@@ -85,18 +85,20 @@ def test_verbose_prints_the_whole_traceback():
 
 
 def test_a_broken_property_machinery_is_incomplete_not_conformant(tmp_path):
-    """The defect a fresh machine met: six property suites crashed, and the run said CONFORMANT."""
+    """The defect a fresh machine met: six property suites crashed, and the run said CONFORMANT (there are twelve
+    now)."""
     out = tmp_path / "r.json"
     proc = planted(IN_THE_PROPERTIES, "run", "--json", str(out))
-    assert_incomplete(proc, 6)
-    assert pytest_line(proc.stdout)["errors"] == 6
+    assert_incomplete(proc, 12)
+    assert pytest_line(proc.stdout)["errors"] == 12
     assert "INTERNAL ERROR ModuleNotFoundError: import of hypothesis_jsonschema halted" in proc.stdout
     assert "at infercheck/_properties.py:" in proc.stdout and " in _strategy" in proc.stdout
     assert "in: property suite completions.positive, property suite completions.negative" in proc.stdout
     doc = json.loads(out.read_text())
-    assert doc["summary"]["errors"] == 6 and doc["summary"]["failed"] == 0
+    assert doc["summary"]["errors"] == 12 and doc["summary"]["failed"] == 0
     assert {r["case"] for r in doc["results"] if r["outcome"] == "error"} == {
-        f"property.{route}.{polarity}" for route in ("completions", "chat", "embeddings")
+        f"property.{route}.{polarity}" for route in ("completions", "chat", "embeddings", "chat-tools", "chat-format",
+                                                     "responses")
         for polarity in ("positive", "negative")}
 
 

@@ -51,9 +51,12 @@ def test_negative_requests_break_the_contract_where_they_say(route: str):
         assert _properties.breaks(route, body, mutation)
 
     check()
-    # task payloads keep their ranges in optional parameters, which a short search may not reach
-    ranged = ROUTES[route].api == "openai"
+    # task payloads keep their ranges in optional parameters, which a short search may not reach; the tool and
+    # format suites break only their own fields, which have no ranges but enums
+    ranged = ROUTES[route].api == "openai" and not ROUTES[route].fields
     assert {"missing", "wrong-type"} | ({"out-of-range"} if ranged else set()) <= kinds
+    if ROUTES[route].fields:
+        assert "unknown-enum" in kinds
 
 
 def test_a_profile_lacking_a_feature_takes_it_out_of_the_requests():
@@ -116,7 +119,46 @@ def test_the_clean_endpoint_passes_every_property(prop: Property):
         assert {"usage-arithmetic", "max-tokens", "finish-reason", "n-choices"} <= passed
     if prop.polarity == "positive" and ROUTES[prop.route].api == "hf":
         assert "response-schema" in passed
+    # the checks the tool, format and Responses suites exist for are the ones they apply
+    if prop.polarity == "positive" and prop.route in EXERCISED:
+        assert EXERCISED[prop.route] <= passed, EXERCISED[prop.route] - passed
     assert len(runner.generated) == found.requests
+
+
+EXERCISED = {
+    "chat-tools": {"tool-call-shape", "tool-call-arguments", "tool-choice-honoured", "tool-finish-reason",
+                   "tool-stream-deltas", "response-schema", "stream-chunk-schema"},
+    "chat-format": {"structured-output", "response-schema", "stream-chunk-schema"},
+    "responses": {"response-schema", "response-status", "response-usage", "response-stream-framing",
+                  "response-stream-events-agree", "stream-chunk-schema"},
+}
+
+
+# each suite catches a fault of the reference endpoint that its own fields exist for, shrunk to a minimal request
+@pytest.mark.parametrize(("route", "polarity", "fault", "check"), [
+    ("chat-tools", "positive", "tool-args-invalid", "tool-call-arguments"),
+    ("chat-tools", "positive", "tool-choice-ignored", "tool-choice-honoured"),
+    ("chat-tools", "positive", "tool-stream-cumulative", "tool-stream-deltas"),
+    ("chat-tools", "negative", "validation-ignored", "status-code"),
+    ("chat-format", "positive", "json-schema-ignored", "structured-output"),
+    ("chat-format", "negative", "validation-ignored", "status-code"),
+    ("responses", "positive", "responses-usage-off", "response-usage"),
+    ("responses", "positive", "responses-sequence-reset", "response-stream-framing"),
+    ("responses", "negative", "validation-ignored", "status-code"),
+])
+def test_the_tool_format_and_responses_suites_catch_their_faults(route: str, polarity: str, fault: str, check: str):
+    found, _ = _explore(Property(route, polarity), fault, examples=40)
+    caught = [r for r in found.failures if r.check == check]
+    assert caught, [(r.case, r.check) for r in found.failures]
+    for result in caught:
+        assert "the request below is minimal" in result.message
+        body = _body(result)
+        assert f"/v1{ROUTES[route].path} " in result.curl
+        if polarity == "positive":
+            assert _properties.servable(route)(body) and body["model"] == MODEL
+        else:  # the violation is in the suite's own fields
+            broken = result.case.split("[$.", 1)[1].split(" ")[0].split("[")[0].split(".")[0]
+            assert broken in (ROUTES[route].fields or _schemas.schema(ROUTES[route].contract)["properties"])
 
 
 @pytest.mark.parametrize("seed", [2, 4])
@@ -314,3 +356,28 @@ def test_a_request_failure_both_suites_meet_is_reported_once():
     assert len(keys) == len(set(keys))
     assert not {(r.case, r.check, r.curl) for r in negative.failures} & {(r.case, r.check, r.curl)
                                                                           for r in positive.failures}
+
+
+def test_hypothesis_parses_source_on_one_thread_only(monkeypatch):
+    """hypothesis parses Python source (to describe a lambda, to format a traceback, to find a module's constants),
+    which CPython 3.11 cannot do in two threads at once (SystemError: AST constructor recursion depth mismatch, seen
+    as an internal error of whole runs). Drawing and shrinking's candidates run on the one drawing thread: every
+    source hypothesis parses while a suite is drawn, sent and shrunk is parsed there."""
+    import ast
+    import sys
+    import threading
+
+    parse, threads = ast.parse, []
+
+    def watched(*args, **kwargs):
+        frame = sys._getframe(1)
+        while frame is not None and "hypothesis" not in frame.f_code.co_filename:
+            frame = frame.f_back
+        if frame is not None:
+            threads.append(threading.current_thread().name)
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", watched)
+    found, _ = _explore(Property("chat-tools", "negative"), "validation-ignored", examples=10)
+    assert found.failures and not found.errors and "is minimal" in found.failures[0].message  # it was shrunk
+    assert threads and {name.rsplit("_", 1)[0] for name in threads} == {"infercheck-draw"}, set(threads)

@@ -166,6 +166,19 @@ def read(exchange: Exchange) -> Answer:
     return answer
 
 
+def ended_early(exchange: Exchange) -> bool:
+    """A completion stream (chat or text) that ended before any of its choices got a finish_reason, its framing
+    whole or not: what a server that stops a running stream when another request arrives sends. llama-cpp-python
+    (``interrupt_requests``, on by default) writes ``data: [DONE]`` and stops, or closes the connection before that
+    is flushed. Not a stream cut at a bound of infercheck's (``--max-events``), nor one that sent no JSON."""
+    if not exchange.stream or exchange.response is None or exchange.overflow \
+            or not 200 <= exchange.response.status < 300 \
+            or not exchange.request.url.split("?")[0].endswith("/completions"):
+        return False
+    answer = read(exchange)
+    return any("choices" in doc for doc in answer.documents) and not any(answer.finish.values())
+
+
 _WORD = re.compile(r"[A-Za-z][A-Za-z']{2,}")
 
 

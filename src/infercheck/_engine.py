@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 from urllib.parse import quote
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import httpx
@@ -19,7 +19,7 @@ from ._exchange import Exchange, Request
 from ._gate import Gate
 from ._profiles import Profile
 from ._target import Target, request_for, selects
-from ._transport import confirm, lost, open_client, send_async, silent
+from ._transport import confirm, lost, open_client, send_async, silent, timed_out
 
 DEFAULT_CONCURRENCY = 8
 
@@ -55,6 +55,12 @@ def items(api: str = "openai", *, routes: Iterable[str] | None = None) -> list[I
 def request_key(request: Request) -> tuple[str, str, bytes | None, str | None]:
     """What makes two requests the same request: sent once, answered once."""
     return (request.method, request.url, request.body, request.headers.get("Authorization"))
+
+
+def interrupted(exchange: Exchange) -> bool:
+    """An answer another request may have stopped: its connection lost (before or after the status line), or its
+    stream ended before its finish_reason (a server that stops a running stream for another request)."""
+    return lost(exchange) or _answers.ended_early(exchange)
 
 
 def route_of(request: Request) -> str:
@@ -112,6 +118,8 @@ class Runner:
     max_requests: int | None = None
     exchanges: dict[str, Exchange] = field(default_factory=dict)
     generated: list[Exchange] = field(default_factory=list)  # the property suites' requests
+    waits: list[Exchange] = field(default_factory=list)  # requests that waited for a busy endpoint, and the copies
+    # they made void (``_under_load``)
     results: list[Result] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     baseline: Baseline | None = None  # failures it records are reported as known, not failed
@@ -289,11 +297,13 @@ class Runner:
                     exchange = await send_async(client, first.id, request, bounds, stream=first.stream)
                 reserved = _cases.reservation(first)
                 # A transport failure is confirmed before it is blamed on the request: sent again on a fresh
-                # connection, with nothing else in flight. The answer to that attempt is the one judged (and the
-                # one the circuit breaker counts).
-                if lost(exchange) and self.breaker.why(request) is None:
+                # connection, with nothing else in flight. So is a stream that ended before its finish_reason while
+                # other requests could be in flight (a server may stop a running stream for another request). The
+                # answer to that attempt is the one judged (and the one the circuit breaker counts).
+                ended = self.concurrency > 1 and _answers.ended_early(exchange)
+                if (lost(exchange) or ended) and self.breaker.why(request) is None:
                     async with gate.alone():
-                        first_attempt, exchange = exchange, await confirm(exchange, bounds)
+                        first_attempt, exchange = exchange, await confirm(exchange, bounds, ended=ended)
                     self.settle(reserved, first_attempt)
                 else:
                     self.settle(reserved, exchange)
@@ -304,22 +314,45 @@ class Runner:
 
     async def _under_load(self, case: Case, request: Request, copies: int) -> tuple[tuple[Exchange, ...], ...]:
         """``copies`` of ``request`` sent at once, each on a connection of its own; a second round when a copy
-        was cut or lost (not when it timed out: that costs the deadline again). Only rounds the request budget
+        was interrupted (not when it timed out: that costs the deadline again). Only rounds the request budget
         and the token budget pay for in full are sent."""
 
         async def copy() -> Exchange:
             async with open_client(self.target.bounds, keep_alive=False) as client:
                 return await send_async(client, case.id, request, self.target.bounds, stream=case.stream)
 
+        reserved = _cases.reservation(case)
         rounds: list[tuple[Exchange, ...]] = []
-        while len(rounds) < 2 and (not rounds or any(lost(e) for e in rounds[-1])):
-            reserved = _cases.reservation(case)
+        waited = False
+        while len(rounds) < 2 and (not rounds or any(interrupted(e) for e in rounds[-1])):
             if self.spend(reserved, copies) is not None:
                 break
             rounds.append(tuple(await asyncio.gather(*(copy() for _ in range(copies)))))
             for sent in rounds[-1]:
                 self.settle(reserved, sent)
+            # Copies that timed out, none interrupted, say nothing: the endpoint was still busy (a single-slot server
+            # goes on generating what other requests gave up on). Once it answers the request alone in time, the
+            # round is sent again; once only.
+            if not waited and not any(interrupted(e) for e in rounds[-1]) and any(map(timed_out, rounds[-1])):
+                waited = True
+                if await self._idle(case, request, copy):
+                    self.waits.extend(rounds.pop())
         return tuple(rounds)
+
+    async def _idle(self, case: Case, request: Request, send: Callable[[], Awaitable[Exchange]],
+                    tries: int = 3) -> bool:
+        """Whether the endpoint answers ``request`` alone, in time, within ``tries`` attempts (each within the
+        request budget): how a run waits for a busy endpoint to work off what it still generates."""
+        reserved = _cases.reservation(case)
+        for _ in range(tries):
+            if self.spend(reserved) is not None:
+                return False
+            answer = await send()
+            self.settle(reserved, answer)
+            self.waits.append(answer)
+            if not timed_out(answer):
+                return answer.response is not None
+        return False
 
     def _keep(self, signature: tuple, group: list[tuple[Case, Request]], exchange: Exchange) -> None:
         self._by_signature[signature] = exchange
@@ -339,7 +372,7 @@ class Runner:
 
     def sent(self) -> list[Exchange]:
         """Every request the run sent, once each: discovery, cases, their copies, generated requests."""
-        exchanges = [*self.target.discovery, *self.exchanges.values(), *self.generated]
+        exchanges = [*self.target.discovery, *self.exchanges.values(), *self.generated, *self.waits]
         copies = [c for e in exchanges for round_ in e.under_load for c in round_]
         return list({id(e): e for e in [*exchanges, *copies] if e.sent}.values())
 

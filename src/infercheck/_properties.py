@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import posixpath
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from jsonschema import Draft202012Validator
 
-from . import _aio, _cases, _checks, _schemas, _shrink
+from . import _aio, _answers, _cases, _checks, _schemas, _shrink
 from ._cases import Case
 from ._checks import Outcome, Result
 from ._engine import Runner, request_key, route_of
@@ -58,10 +59,56 @@ class Route:
     chunk: str | None = None
     feature: str | None = None  # profile feature the route needs
     api: str = "openai"
+    endpoint: str | None = None  # the route its requests are cases of, for the checks (default: the suite's name)
+    fields: tuple[str, ...] = ()  # the top-level fields its negative suite breaks (default: every one)
+    agree: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # a positive request made to keep the rules
+    # across fields that no schema states (a request that already keeps them is given back equal)
 
     @property
     def error_schema(self) -> str:
         return f"{self.api}/error.json"
+
+
+def _agreeing(body: dict[str, Any]) -> dict[str, Any]:
+    """A tool-calling request made to keep the rules across fields that no schema states (chat's tools nest the name
+    under ``function``, the Responses API's do not): tool names distinct (the first of each name kept), a named
+    tool_choice among them (else the last one named), "required" or a named choice only with tools, and every
+    generated JSON Schema (parameters, a response format's) requiring only what it declares."""
+    out = _requiring_declared(body)
+    names: list[str] = []
+    tools = []
+    for tool in out.get("tools") or []:
+        name = (tool.get("function") or tool).get("name")
+        if name not in names:
+            names.append(name)
+            tools.append(tool)
+    if "tools" in out:
+        out["tools"] = tools
+    choice = out.get("tool_choice")
+    if isinstance(choice, dict) or choice == "required":
+        if not names:
+            del out["tool_choice"]
+        elif isinstance(choice, dict) and (choice.get("function") or choice).get("name") not in names:
+            (choice.get("function") or choice)["name"] = names[-1]
+    return out
+
+
+def _requiring_declared(body: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``body`` whose generated JSON Schemas require only what they declare."""
+    return _declared_required(copy.deepcopy(body))
+
+
+def _declared_required(node: Any) -> Any:
+    """``node`` with each generated JSON Schema's ``required`` cut to the properties it declares (in place)."""
+    if isinstance(node, list):
+        for item in node:
+            _declared_required(item)
+    elif isinstance(node, dict):
+        if node.get("type") == "object" and isinstance(node.get("required"), list):
+            node["required"] = [name for name in node["required"] if name in (node.get("properties") or {})]
+        for value in node.values():
+            _declared_required(value)
+    return node
 
 
 ROUTES: dict[str, Route] = {
@@ -71,6 +118,15 @@ ROUTES: dict[str, Route] = {
                   "openai/chat-response.json", "openai/chat-chunk.json"),
     "embeddings": Route("/embeddings", "openai/embedding-request.json", "openai/positive/embedding-request.json",
                         "openai/embedding-response.json", feature="embeddings"),
+    # tools, response formats and the Responses API: suites of their own, since many servers serve none of them
+    "chat-tools": Route("/chat/completions", "openai/chat-request.json", "openai/positive/chat-tools-request.json",
+                        "openai/chat-response.json", "openai/chat-chunk.json", feature="tools", endpoint="chat",
+                        fields=("tools", "tool_choice", "parallel_tool_calls"), agree=_agreeing),
+    "chat-format": Route("/chat/completions", "openai/chat-request.json", "openai/positive/chat-format-request.json",
+                         "openai/chat-response.json", "openai/chat-chunk.json", feature="response-format",
+                         endpoint="chat", fields=("response_format",), agree=_requiring_declared),
+    "responses": Route("/responses", "openai/response-request.json", "openai/positive/response-request.json",
+                       "openai/response.json", "openai/response-event.json", feature="responses", agree=_agreeing),
     # Hugging Face text tasks: a task endpoint is its own URL. Audio and image tasks have no generated payloads:
     # their inputs must be real media (the cases send fixtures, raw and base64).
     **{task: Route("", f"hf/{task}-request.json", f"hf/positive/{task}-request.json", f"hf/{task}-response.json",
@@ -106,7 +162,7 @@ def properties(routes: list[str] | None = None, api: str | None = None) -> list[
 def positive_schema(route: str, model: str, lacking: Iterable[str] = ()) -> dict[str, Any]:
     """The positive schema of ``route`` with the model pinned (where requests name one) and the ``lacking``
     features left out."""
-    schema = copy.deepcopy(_schemas.schema(ROUTES[route].positive))
+    schema = copy.deepcopy(bundled(ROUTES[route].positive))
     if "model" in schema["properties"]:
         schema["properties"]["model"] = {"const": model}
     for feature in lacking:
@@ -124,8 +180,55 @@ def positive(route: str, model: str, profile: Profile | None = None) -> st.Searc
 @cache
 def _positive(route: str, model: str, lacking: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
     schema = positive_schema(route, model, lacking)
-    full = _schemas.validator(ROUTES[route].positive)
-    return _strategy(schema, schema.get("$defs", {})).filter(full.is_valid)
+    drawn = _strategy(schema, schema.get("$defs", {}))
+    agree = ROUTES[route].agree
+    return (drawn if agree is None else drawn.map(agree)).filter(servable(route))
+
+
+@cache
+def servable(route: str) -> Callable[[Any], bool]:
+    """Whether a request is one the positive suite of ``route`` may send: valid against its positive schema, and
+    keeping the rules across fields that the route's ``agree`` keeps."""
+    full, agree = _schemas.validator(ROUTES[route].positive), ROUTES[route].agree
+
+    def servable(body: Any) -> bool:  # named, not a lambda: see _present
+        return full.is_valid(body) and (agree is None or agree(body) == body)
+
+    return servable
+
+
+@cache
+def bundled(name: str) -> dict[str, Any]:
+    """The schema ``name`` with each ``$ref`` into another schema (or to a part of its own other than ``$defs``)
+    replaced by a ref to a copy of its target in its own ``$defs``: the generator and the shrinker read local refs
+    only, and a positive schema may share parts with another (``positive/parts.json``)."""
+    document = _schemas.schema(name)
+    defs: dict[str, Any] = {}  # the copies
+
+    def local(node: Any, where: str) -> Any:
+        if isinstance(node, list):
+            return [local(item, where) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {key: local(value, where) for key, value in node.items() if key != "$defs"}
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            target, _, pointer = ref.partition("#")
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(where), target)) if target else where
+            if target == name and pointer.startswith("/$defs/") and pointer.count("/") == 2:
+                out["$ref"] = "#" + pointer
+            else:
+                key = f"{target}{pointer}".replace("/", ":")
+                if key not in defs:
+                    defs[key] = {}  # taken before it is filled: a ref back to it ends here
+                    resolved = _schemas.registry().resolver(_schemas.uri(target)).lookup("#" + pointer)
+                    defs[key] = local(resolved.contents, target)
+                out["$ref"] = f"#/$defs/{key}"
+        return out
+
+    bundle = local(document, name)
+    bundle["$defs"] = {**{key: local(value, name) for key, value in document.get("$defs", {}).items()}, **defs}
+    return bundle
 
 
 _ABSENT = object()  # an optional field left out
@@ -150,7 +253,7 @@ def _strategy(node: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrategy[A
         # Each optional field present or absent by its own draw, absence first: hypothesis shrinks a field away
         # by flipping that draw, which its own ``optional=`` (a drawn list of keys) often fails to do.
         present = {k: v if k in required else st.one_of(st.just(_ABSENT), v) for k, v in fields.items()}
-        return st.fixed_dictionaries(present).map(lambda d: {k: v for k, v in d.items() if v is not _ABSENT})
+        return st.fixed_dictionaries(present).map(_present)
     if node.get("type") == "array" and "prefixItems" in node and node.get("items") is False:
         return st.tuples(*(_strategy(item, defs) for item in node["prefixItems"])).map(list)
     if node.get("type") == "array" and isinstance(node.get("items"), dict):
@@ -159,6 +262,14 @@ def _strategy(node: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrategy[A
     leaf = from_schema({**node, "$schema": "http://json-schema.org/draft-07/schema#"})
     edges = boundaries(node)
     return st.one_of(st.sampled_from(edges), leaf) if edges else leaf
+
+
+def _present(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields drawn present. A named function, as every function given to hypothesis here: hypothesis describes
+    a lambda by parsing its module's source, which CPython 3.11 cannot do in two threads at once (SystemError: AST
+    constructor recursion depth mismatch); hypothesis runs on its own thread (``_drawing``), and the fewer sources
+    it parses the better."""
+    return {k: v for k, v in fields.items() if v is not _ABSENT}
 
 
 def boundaries(node: dict[str, Any]) -> list[int | float]:
@@ -266,6 +377,8 @@ def sites(route: str) -> tuple[Site, ...]:
     root = _facts([({"$ref": uri}, _schemas.registry().resolver(uri))])
     found: list[Site] = []
     for name, subs in root.get("properties", {}).items():
+        if ROUTES[route].fields and name not in ROUTES[route].fields:
+            continue
         facts = _facts(subs)
         found.append(Site((name,), facts, name in root["required"]))
         nested = [((name,), facts)] + [((name, 0), _facts([item])) for item in facts.get("items", [])]
@@ -320,7 +433,9 @@ def negative(route: str, model: str, profile: Profile | None = None
     @st.composite
     def mutated(draw: st.DrawFn) -> tuple[dict[str, Any], Mutation, dict[str, Any]]:
         body = draw(valid)
-        mutation = draw(st.sampled_from(candidates))
+        # drawn among those that apply to this body: a request without tools has no tools[0].type to break
+        applicable = [m for m in candidates if m.apply(body) is not None]
+        mutation = draw(st.sampled_from(applicable))
         changed = mutation.apply(body)
         if not breaks(route, changed, mutation):
             reject()
@@ -336,12 +451,13 @@ def case_for(prop: Property, body: dict[str, Any], mutation: Mutation | None = N
     route = ROUTES[prop.route]
     name = f"property.{prop.id}" + (f"[{mutation}]" if mutation else "")
     stream = prop.polarity == "positive" and body.get("stream") is True
+    endpoint = route.endpoint or prop.route
     if prop.polarity == "positive":
-        return Case(name, f"generated {prop.route} request", prop.route, "POST", route.path, body=body,
+        return Case(name, f"generated {prop.route} request", endpoint, "POST", route.path, body=body,
                     stream=stream, status=(200,), schema=None if stream else route.response,
                     chunk_schema=route.chunk if stream else None,
                     tags=frozenset({"generated"}), api=route.api, error_schema=route.error_schema)
-    return Case(name, f"generated invalid {prop.route} request", prop.route, "POST", route.path, body=body,
+    return Case(name, f"generated invalid {prop.route} request", endpoint, "POST", route.path, body=body,
                 status=("4xx",), tags=frozenset({"generated"}), api=route.api, error_schema=route.error_schema)
 
 
@@ -472,14 +588,17 @@ class _Suite:
         # timeout under load may be the load's (the circuit breaker counts the confirmed answer). Meanwhile the
         # suite sends nothing more: against an endpoint that answers nothing, its queued requests would otherwise
         # each wait out the deadline before the confirmation settles the matter.
-        if lost(exchange) or (timed_out(exchange) and self.gate.width > 1):
+        # So is a stream that ended before its finish_reason while others were in flight (a server may stop a running
+        # stream for another request).
+        ended = self.gate.width > 1 and _answers.ended_early(exchange)
+        if lost(exchange) or (timed_out(exchange) and self.gate.width > 1) or ended:
             self.doubts += 1
             self.settled.clear()
             try:
                 async with self.gate.alone():
                     # not when the route was given up, or another of the suite's was confirmed unanswered meanwhile
                     if self.runner.breaker.why(request) is None and self.unanswered is None:
-                        first, exchange = exchange, await confirm(exchange, bounds, timeouts=True)
+                        first, exchange = exchange, await confirm(exchange, bounds, timeouts=True, ended=ended)
                         if timed_out(first) and not timed_out(exchange):
                             self.gate.narrow()
             finally:
@@ -493,11 +612,16 @@ class _Suite:
         return exchange
 
 
-async def _explore(prop: Property, drawing: asyncio.Future[list[Any]], suite: _Suite, *, model: str,
-                   context: _checks.Context, profile: Profile, width: int) -> Exploration:
+async def _explore(prop: Property, drawn_: asyncio.Future[list[Any]], suite: _Suite, *, model: str,
+                   context: _checks.Context, profile: Profile, width: int,
+                   drawing: ThreadPoolExecutor) -> Exploration:
     """Once they are drawn, send every drawn request at once (the suite's share of the gate), check every answer,
-    and shrink each distinct failure in waves of ``width`` candidates sent at once."""
-    drawn = await drawing
+    and shrink each distinct failure in waves of ``width`` candidates sent at once. Shrinking's candidates are made
+    on the ``drawing`` thread, as the draws were: hypothesis parses Python source (to describe a function, a
+    traceback, the constants of a module), which CPython 3.11 cannot do in two threads at once (SystemError: AST
+    constructor recursion depth mismatch), so hypothesis runs on that one thread only."""
+    drawn = await drawn_
+    loop = asyncio.get_running_loop()
     found = Exploration(prop)
     checks = list(_checks.registry().values())
     tally: dict[str, Result] = {}  # check id -> a passed (or deviation) result standing for every example
@@ -569,7 +693,7 @@ async def _explore(prop: Property, drawing: asyncio.Future[list[Any]], suite: _S
     if first:
         suite.shrinking_since = time.perf_counter()
         shrinker = _shrinker(prop.route, model, tuple(sorted(profile.unsupported)))
-        full = _schemas.validator(ROUTES[prop.route].positive)
+        full = servable(prop.route)
 
         async def shrink(f: _Finding) -> _Finding:
             if silent(f.exchange):
@@ -578,7 +702,7 @@ async def _explore(prop: Property, drawing: asyncio.Future[list[Any]], suite: _S
             mutation = f.mutation
 
             def valid(body: dict[str, Any]) -> bool:
-                return full.is_valid(body) and (mutation is None or breaks(prop.route, mutation.apply(body),
+                return full(body) and (mutation is None or breaks(prop.route, mutation.apply(body),
                                                                             mutation))
 
             async def reproduce(body: dict[str, Any]) -> tuple[bool, _Finding | None]:
@@ -589,7 +713,8 @@ async def _explore(prop: Property, drawing: asyncio.Future[list[Any]], suite: _S
             tried: set[tuple[int, str]] = set()
             combined: dict[str, Any] | None = None
             while True:
-                candidates = [(e, c) for e, c in shrinker.candidates(f.original, valid) if _shrink.size(c) not in tried]
+                made = await loop.run_in_executor(drawing, shrinker.candidates, f.original, valid)
+                candidates = [(e, c) for e, c in made if _shrink.size(c) not in tried]
                 wave = candidates[:width]
                 if combined is not None and _shrink.size(combined) not in tried and valid(combined) and \
                         _shrink.size(combined) < _shrink.size(f.original):
@@ -721,7 +846,7 @@ async def run_all_async(runner: Runner, props: list[Property], *, base: Settings
                 jobs[prop] = loop.run_in_executor(drawing, partial(draws, prop, model=model, profile=runner.profile,
                                                                    base=base, max_examples=max_examples, seed=seed))
         if jobs:
-            suites = await _explore_all(runner, jobs, shrink_budget, gate or Gate(runner.concurrency))
+            suites = await _explore_all(runner, jobs, shrink_budget, gate or Gate(runner.concurrency), drawing)
             for prop, (found, suite) in zip(jobs, suites):
                 found.requests = suite.sent
                 if found.skipped and suite.given_up is not None:
@@ -759,13 +884,13 @@ def _drawing() -> Iterator[ThreadPoolExecutor]:
 
 
 async def _explore_all(runner: Runner, jobs: dict[Property, asyncio.Future[list[Any]]],
-                       shrink_budget: tuple[int, float],
-                       gate: Gate) -> list[tuple[Exploration, _Suite]]:
+                       shrink_budget: tuple[int, float], gate: Gate,
+                       drawing: ThreadPoolExecutor) -> list[tuple[Exploration, _Suite]]:
     async with open_client(runner.target.bounds, runner.concurrency) as client:
         suites = [_Suite(runner, client, gate, shrink_budget) for _ in jobs]
         found = await asyncio.gather(*(
             _explore(prop, drawn, suite, model=runner.target.model or "", context=runner.context,
-                     profile=runner.profile, width=runner.concurrency)
+                     profile=runner.profile, width=runner.concurrency, drawing=drawing)
             for (prop, drawn), suite in zip(jobs.items(), suites)))
     return list(zip(found, suites))
 
@@ -787,13 +912,14 @@ def _abandoned(runner: Runner, prop: Property, route: str) -> Result:
 
 def cost(max_examples: int = DEFAULT_MAX_EXAMPLES) -> dict[str, int]:
     """What the property suites cost at most from a conformant endpoint (nothing to shrink): requests, and
-    completion tokens as the positive schemas bound them (max_tokens x n x prompts per request)."""
+    completion tokens as the positive schemas bound them (the limit x n x prompts per request)."""
     tokens = 0
     for route in (r for r in ROUTES.values() if r.api == "openai"):
-        fields = _schemas.schema(route.positive)["properties"]
-        if "max_tokens" in fields:
-            prompts = max((b.get("maxItems", 1) for b in fields["prompt"]["anyOf"] if b.get("type") == "array"),
-                          default=1) if "prompt" in fields else 1
-            tokens += max_examples * fields["max_tokens"]["maximum"] * fields.get("n", {}).get("maximum", 1) * prompts
+        fields = bundled(route.positive)["properties"]
+        limit = max((fields[name]["maximum"] for name in ("max_tokens", "max_completion_tokens", "max_output_tokens")
+                     if name in fields), default=0)
+        prompts = max((b.get("maxItems", 1) for b in fields["prompt"]["anyOf"] if b.get("type") == "array"),
+                      default=1) if "prompt" in fields else 1
+        tokens += max_examples * limit * fields.get("n", {}).get("maximum", 1) * prompts
     return {"requests": max_examples * len(properties(api="openai")), "completion_tokens": tokens,
             "shrinking": DEFAULT_SHRINK_BUDGET[0]}

@@ -90,7 +90,7 @@ class Shrinker:
         """The simplest value of a part of the schema, as hypothesis shrinks it."""
         key = json.dumps(node, sort_keys=True)
         if key not in self._minimal:
-            self._minimal[key] = find(self._strategy(node), lambda _: True, settings=_MINIMAL)
+            self._minimal[key] = find(self._strategy(node), _anything, settings=_MINIMAL)
         return self._minimal[key]
 
     def _resolve(self, node: Any) -> Any:
@@ -136,6 +136,12 @@ class Shrinker:
                 yield from self._edits(v, node["items"], (*path, i))
             return
         yield from (Edit(path, smaller, 2) for smaller in _smaller(value) if _fits(node, self.defs, smaller))
+
+
+def _anything(_: Any) -> bool:
+    """Every value: the condition of ``find`` for a part's simplest value. Named, not a lambda: hypothesis describes a
+    lambda by parsing its module's source (see ``_properties._present``)."""
+    return True
 
 
 def _smaller(value: Any) -> list[Any]:

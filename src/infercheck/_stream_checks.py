@@ -136,19 +136,22 @@ def streams_under_load(case: Case, ex: Exchange, ctx: Context) -> None:
     if not 200 <= ex.response.status < 300:
         skip(f"answered {ex.response.status} even alone; see status-code")
     rounds = ex.under_load
-    lost = [[e for e in round_ if _transport.lost(e)] for round_ in rounds]
-    if not all(lost):  # a round in which no copy lost its connection: any loss in the other one was transient
+    # interrupted: the connection lost, or the stream ended before its finish_reason (llama-cpp-python writes
+    # data: [DONE] and stops a running stream when another request arrives, or closes the connection first)
+    lost = [[e for e in round_ if _transport.lost(e) or _answers.ended_early(e)] for round_ in rounds]
+    if not all(lost):  # a round in which no copy was interrupted: any interruption in the other one was transient
         slow = [e for round_ in rounds for e in round_ if _transport.timed_out(e)]
         if slow:
             skip(f"{len(slow)} copies sent at once timed out ({slow[0].error}); whether the server cuts streams "
                  "under load is unknown")
         return
     copies = len(rounds[0])
-    seen = "; ".join(f"round {n}: {len(lost_)} of {copies} lost ({lost_[0].error})" for n, lost_ in
-                     enumerate(lost, start=1))
-    also = sorted({e.case_id for e in ctx.exchanges.values() if e.stream and e.transient_cut and e is not ex})
+    seen = "; ".join(f"round {n}: {len(lost_)} of {copies} interrupted ({lost_[0].error or _transport.ENDED_EARLY})"
+                     for n, lost_ in enumerate(lost, start=1))
+    also = sorted({e.case_id for e in ctx.exchanges.values() if e.stream and e.transient_cut and e is not ex
+                   and not _answers.ended_early(e)})
     fail(f"the server interrupts streams under concurrent load: {copies} copies of this request sent at once, "
-         f"twice, lost answers both times ({seen}); sent without other requests, the same request "
+         f"twice, were interrupted both times ({seen}); sent without other requests, the same request "
          f"{'streamed' if ex.stream else 'was answered'} to the end"
          + (f". During the run, streams of {len(also)} other case(s) were cut the same way and completed when "
             f"sent again alone: {', '.join(also)}" if also else "")

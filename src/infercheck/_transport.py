@@ -131,16 +131,20 @@ def timed_out(exchange: Exchange) -> bool:
     return exchange.response is None and (exchange.error or "").startswith("timed out")
 
 
-async def confirm(first: Exchange, bounds: Bounds, *, timeouts: bool = False) -> Exchange:
-    """``first``, or, when it is a transport failure to confirm (with ``timeouts``, a timeout too), the answer to its
-    request sent again on a fresh connection of its own. That answer is the one judged; it records the first
-    attempt's error. Never a third attempt: a failure twice over is the server's."""
-    if not (lost(first) or (timeouts and timed_out(first))):
+ENDED_EARLY = "the stream ended before its finish_reason"
+
+
+async def confirm(first: Exchange, bounds: Bounds, *, timeouts: bool = False, ended: bool = False) -> Exchange:
+    """``first``, or, when it is a transport failure to confirm (with ``timeouts``, a timeout too; with ``ended``,
+    the caller found its stream ended early, as a server that stops a running stream for another request ends it),
+    the answer to its request sent again on a fresh connection of its own. That answer is the one judged; it records
+    the first attempt's error. Never a third attempt: a failure twice over is the server's."""
+    if not (lost(first) or (timeouts and timed_out(first)) or ended):
         return first
     async with open_client(bounds, keep_alive=False) as fresh:
         again = await send_async(fresh, first.case_id, first.request, bounds, stream=first.stream)
-    again.transient = first.error
-    again.transient_cut = first.cut
+    again.transient = first.error or ENDED_EARLY
+    again.transient_cut = first.cut or (ended and first.response is not None)
     return again
 
 

@@ -433,8 +433,9 @@ def _summarise(console: Console, results: list[Result], stats: dict, profile: st
         console.print(f"budget: {len(spent)} check(s) skipped because a budget was spent{tokens}", soft_wrap=True)
     if stats.get("retried"):
         console.print(f"transport: {stats['retried']} request(s) got no answer (a lost connection, or a generated "
-                      "request's timeout while others were in flight) and were sent again, alone, on a fresh "
-                      "connection; the second answers were judged", soft_wrap=True)
+                      "request's timeout while others were in flight) or a stream that ended before its finish_reason "
+                      "while others were in flight, and were sent again, alone, on a fresh connection; the second "
+                      "answers were judged", soft_wrap=True)
     if seed is not None:
         console.print(f"property seed: {seed} (repeat this run with --seed {seed})")
     text, status = verdict(counts, fail_on)

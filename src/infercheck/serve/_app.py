@@ -91,10 +91,10 @@ class _Endpoint:
             from ._flaky import FlakyTransport
 
             self.app.add_middleware(FlakyTransport)
-        if "streams-cut-under-load" in faults:
+        if "streams-cut-under-load" in faults or "streams-ended-under-load" in faults:
             from ._interrupt import InterruptStreams
 
-            self.app.add_middleware(InterruptStreams)
+            self.app.add_middleware(InterruptStreams, done="streams-ended-under-load" in faults)
 
     # -- responses -----------------------------------------------------------------------------
 

@@ -68,6 +68,8 @@ FAULTS: dict[str, str] = {
     "stream-text-differs": "the last token of the text is left out of the stream",
     "streams-cut-under-load": "a running stream is cut (its connection closed mid-body) when another request "
                               "arrives, as llama-cpp-python's server does by default",
+    "streams-ended-under-load": "a running completion stream ends with data: [DONE], no finish_reason given, when "
+                                "another request arrives, as llama-cpp-python's server also does",
     # models, embeddings, errors, auth
     "models-list-other": "GET /models lists another model instead of the one served",
     "model-retrieve-other": "GET /models/{id} gives another owner than the listing",

@@ -89,7 +89,9 @@ def generate(
         if hits:
             _truncate(out, min(hits))  # the stop sequence is not part of the output
             out.finish_reason = "stop"
-            break
+            return out
+    if max_tokens is not None and out.count >= max_tokens:
+        out.finish_reason = "length"  # the text ended where the limit is: the limit, not the text, ended it
     return out
 
 
