@@ -232,6 +232,25 @@ def test_a_profile_that_lacks_the_route_skips_it():
     assert found.skipped and "embeddings" in found.skipped and found.requests == 0
 
 
+def test_a_profile_of_ones_own_without_tools_skips_the_tool_suites_and_cases(tmp_path):
+    """A deployment that serves no tools on purpose (vLLM without --enable-auto-tool-choice, llama-server without
+    --jinja) says so in a profile of its own: the tool suites and the tool cases are then not sent."""
+    from infercheck._cases import load
+
+    ours = tmp_path / "ours.toml"
+    ours.write_text('name = "ours"\ntitle = "ours"\ndescription = "no tools"\nextends = "openai"\n'
+                    '[unsupported]\ntools = "started without --enable-auto-tool-choice"\n')
+    profile = _profiles.load(str(ours))
+    with embedded() as url:
+        runner = Runner(resolve(url), profile=profile)
+        found = _properties.run_all(runner, [Property("chat-tools", "positive"), Property("chat-tools", "negative")],
+                                    base=settings(), max_examples=5)
+        tool_cases = [c for c in load("openai") if c.feature == "tools"]
+        runner.execute(tool_cases)
+    assert all(f.skipped and "--enable-auto-tool-choice" in f.skipped and f.requests == 0 for f in found)
+    assert tool_cases and all(not runner.exchanges[c.id].sent for c in tool_cases)
+
+
 def test_the_same_seed_sends_the_same_requests():
     def bodies(seed: int) -> list[bytes]:  # sent at once: they are answered in any order
         _, runner = _explore(Property("completions", "positive"), examples=10, seed=seed)
