@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._exchange import Exchange
+from ._transport import lost
 
 
 @dataclass
@@ -177,6 +178,12 @@ def ended_early(exchange: Exchange) -> bool:
         return False
     answer = read(exchange)
     return any("choices" in doc for doc in answer.documents) and not any(answer.finish.values())
+
+
+def interrupted(exchange: Exchange) -> bool:
+    """An answer another request may have stopped: its connection lost (before or after the status line), or its
+    stream ended before its finish_reason (a server that stops a running stream for another request)."""
+    return lost(exchange) or ended_early(exchange)
 
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z']{2,}")

@@ -57,12 +57,6 @@ def request_key(request: Request) -> tuple[str, str, bytes | None, str | None]:
     return (request.method, request.url, request.body, request.headers.get("Authorization"))
 
 
-def interrupted(exchange: Exchange) -> bool:
-    """An answer another request may have stopped: its connection lost (before or after the status line), or its
-    stream ended before its finish_reason (a server that stops a running stream for another request)."""
-    return lost(exchange) or _answers.ended_early(exchange)
-
-
 def route_of(request: Request) -> str:
     """What the circuit breaker counts by: the method and path of a request (``POST /v1/chat/completions``)."""
     return f"{request.method} {httpx.URL(request.url).path}"
@@ -324,7 +318,7 @@ class Runner:
         reserved = _cases.reservation(case)
         rounds: list[tuple[Exchange, ...]] = []
         waited = False
-        while len(rounds) < 2 and (not rounds or any(interrupted(e) for e in rounds[-1])):
+        while len(rounds) < 2 and (not rounds or any(map(_answers.interrupted, rounds[-1]))):
             if self.spend(reserved, copies) is not None:
                 break
             rounds.append(tuple(await asyncio.gather(*(copy() for _ in range(copies)))))
@@ -333,7 +327,7 @@ class Runner:
             # Copies that timed out, none interrupted, say nothing: the endpoint was still busy (a single-slot server
             # goes on generating what other requests gave up on). Once it answers the request alone in time, the
             # round is sent again; once only.
-            if not waited and not any(interrupted(e) for e in rounds[-1]) and any(map(timed_out, rounds[-1])):
+            if not waited and not any(map(_answers.interrupted, rounds[-1])) and any(map(timed_out, rounds[-1])):
                 waited = True
                 if await self._idle(case, request, copy):
                     self.waits.extend(rounds.pop())

@@ -93,22 +93,17 @@ def _agreeing(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _requiring_declared(body: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``body`` whose generated JSON Schemas require only what they declare."""
-    return _declared_required(copy.deepcopy(body))
-
-
-def _declared_required(node: Any) -> Any:
-    """``node`` with each generated JSON Schema's ``required`` cut to the properties it declares (in place)."""
+def _requiring_declared(node: Any) -> Any:
+    """A copy of ``node`` whose generated JSON Schemas (a tool's parameters, a response format's) require only the
+    properties they declare."""
     if isinstance(node, list):
-        for item in node:
-            _declared_required(item)
-    elif isinstance(node, dict):
-        if node.get("type") == "object" and isinstance(node.get("required"), list):
-            node["required"] = [name for name in node["required"] if name in (node.get("properties") or {})]
-        for value in node.values():
-            _declared_required(value)
-    return node
+        return [_requiring_declared(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _requiring_declared(value) for key, value in node.items()}
+    if out.get("type") == "object" and isinstance(out.get("required"), list):
+        out["required"] = [name for name in out["required"] if name in (out.get("properties") or {})]
+    return out
 
 
 ROUTES: dict[str, Route] = {

@@ -138,7 +138,7 @@ def streams_under_load(case: Case, ex: Exchange, ctx: Context) -> None:
     rounds = ex.under_load
     # interrupted: the connection lost, or the stream ended before its finish_reason (llama-cpp-python writes
     # data: [DONE] and stops a running stream when another request arrives, or closes the connection first)
-    lost = [[e for e in round_ if _transport.lost(e) or _answers.ended_early(e)] for round_ in rounds]
+    lost = [[e for e in round_ if _answers.interrupted(e)] for round_ in rounds]
     if not all(lost):  # a round in which no copy was interrupted: any interruption in the other one was transient
         slow = [e for round_ in rounds for e in round_ if _transport.timed_out(e)]
         if slow:
