@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 
@@ -266,3 +267,46 @@ def test_the_sagemaker_model_servers_errors_are_a_deviation_under_its_profile_on
     # an error body of neither shape still fails
     exchange.response.body = b'{"message": "no"}'
     assert evaluate(check, case, exchange, ctx, load("sagemaker")).outcome is Outcome.FAILED
+
+
+def _judge_as_sent(recorded: str, case_id: str, check_id: str, profile: str, model: str = "tgi"):
+    """Judge a recorded exchange as the case it stands for, with the request the server really got (the checks of
+    tool calls read the declared tools and tool_choice from the request)."""
+    exchange = _exchange(recorded, case_id)
+    case = dataclasses.replace(by_id(case_id), body=json.loads(exchange.request.body), twin=None)
+    ctx = Context("https://inference.example/v1", model, exchanges={case_id: exchange})
+    return evaluate(registry()[check_id], case, exchange, ctx, load(profile))
+
+
+def test_tgi_tool_calls_as_its_own_tests_record_them():
+    """TGI 3.1.2's own integration-test snapshots: what needs no allowance passes, what breaks clients fails under
+    its own profile, and the extra function.description is a deviation (a failure under strict)."""
+    plain, stream = "tgi-tool-call-stop.json", "tgi-tool-call-stream-no-finish.json"
+    for check_id in ("tool-call-shape", "tool-call-arguments"):  # id '0', arguments a JSON string
+        assert _judge_as_sent(plain, "chat.tools-auto", check_id, "tgi").outcome is Outcome.PASSED
+    for check_id in ("tool-call-shape", "tool-stream-deltas", "tool-choice-honoured"):  # id repeated, name once
+        assert _judge_as_sent(stream, "chat.tools-named-stream", check_id, "tgi").outcome is Outcome.PASSED
+    finish = _judge_as_sent(plain, "chat.tools-auto", "tool-finish-reason", "tgi")
+    assert finish.outcome is Outcome.FAILED and "finish_reason is 'stop'" in finish.message
+    never = _judge_as_sent(stream, "chat.tools-named-stream", "stream-finish-once", "tgi")
+    assert never.outcome is Outcome.FAILED and "0 non-null finish_reason" in never.message
+    extra = _judge_as_sent(plain, "chat.tools-auto", "undocumented-fields", "tgi")
+    assert extra.outcome is Outcome.DEVIATION and "tool_calls[0].function.description" in extra.message
+    assert _judge_as_sent(plain, "chat.tools-auto", "undocumented-fields", "strict").outcome is Outcome.FAILED
+
+
+@pytest.mark.parametrize("fault, profile, case_id, check_id", [
+    # llama-server takes a named tool_choice (an object) for "auto": tools/server/utils.hpp
+    ("tool-choice-ignored", "llamacpp", "chat.tools-named", "tool-choice-honoured"),
+    # TGI's own snapshots (fixtures/openai/recorded/tgi-tool-call-stop.json)
+    ("tool-finish-stop", "tgi", "chat.tools-auto", "tool-finish-reason"),
+    # vLLM ignores store unless VLLM_ENABLE_RESPONSES_API_STORE=1
+    ("responses-not-stored", "vllm", "responses.retrieve", "status-code"),
+])
+def test_what_a_server_does_silently_to_tools_and_responses_fails_under_its_own_profile(fault, profile, case_id,
+                                                                                        check_id):
+    """Each server's profile says these are NOT allowances (its description, with the evidence): a client cannot
+    tell them from a conformant answer, so the profile must not turn them into deviations."""
+    results = _run(fault, profile=profile)
+    assert any(r.case == case_id and r.check == check_id and r.outcome is Outcome.FAILED for r in results)
+    assert not [r for r in results if r.outcome is Outcome.DEVIATION and r.check == check_id]
