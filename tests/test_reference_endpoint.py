@@ -152,6 +152,31 @@ def test_the_responses_api_as_the_openai_client_reads_it(client):
         client.responses.retrieve("resp_missing")
 
 
+def test_strict_schemas_must_be_closed_and_wholly_required(client):
+    """As OpenAI refuses them: a strict function's parameters or a strict json_schema format that leaves a property
+    optional or the object open gets 400 naming the property, in chat and in the Responses API alike; the same
+    schema without strict is served."""
+    ask = dict(model=MODEL, messages=[{"role": "user", "content": "Weather in Paris?"}], max_tokens=32)
+    loose = {**WEATHER["function"], "strict": True,  # closed, but unit is not required
+             "parameters": {**WEATHER["function"]["parameters"], "additionalProperties": False}}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(**ask, tools=[{"type": "function", "function": loose}], tool_choice="required")
+    assert caught.value.body["param"] == "tools" and "Missing 'unit'" in caught.value.body["message"]
+    open_schema = {"type": "object", "properties": {"color": {"type": "string"}}, "required": ["color"]}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(**ask, response_format={"type": "json_schema", "json_schema": {
+            "name": "color", "strict": True, "schema": open_schema}})
+    assert caught.value.body["param"] == "response_format" and "additionalProperties" in caught.value.body["message"]
+    nested = {"type": "object", "additionalProperties": False, "required": ["where"], "properties": {"where": {
+        "type": "object", "additionalProperties": False, "properties": {"city": {"type": "string"}}}}}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model=MODEL, input="Where?", max_output_tokens=32, tools=[
+            {"type": "function", "name": "locate", "parameters": nested, "strict": True}])
+    assert "('properties', 'where')" in caught.value.body["message"] and "Missing 'city'" in caught.value.body["message"]
+    served = client.chat.completions.create(**ask, tools=[WEATHER], tool_choice="required")
+    assert served.choices[0].message.tool_calls
+
+
 def test_completion_stream(client):
     chunks = list(client.completions.create(model=MODEL, prompt="x", max_tokens=5, temperature=0, stream=True))
     assert "".join(c.choices[0].text for c in chunks) == \

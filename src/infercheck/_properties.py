@@ -69,12 +69,19 @@ class Route:
         return f"{self.api}/error.json"
 
 
+JSON_INSTRUCTIONS = "You answer in JSON."  # what a generated json_object request says, as OpenAI requires
+
+
 def _agreeing(body: dict[str, Any]) -> dict[str, Any]:
     """A tool-calling request made to keep the rules across fields that no schema states (chat's tools nest the name
     under ``function``, the Responses API's do not): tool names distinct (the first of each name kept), a named
-    tool_choice among them (else the last one named), "required" or a named choice only with tools, and every
-    generated JSON Schema (parameters, a response format's) requiring only what it declares."""
-    out = _requiring_declared(body)
+    tool_choice among them (else the last one named), "required" or a named choice only with tools, every
+    generated JSON Schema kept to the rules of ``_schemas_kept``, and a Responses ``json_object`` format asked for
+    with the word JSON in the instructions (OpenAI refuses it otherwise, as chat-format's system message says)."""
+    out = _schemas_kept(body)
+    fmt = out.get("text", {}).get("format") if isinstance(out.get("text"), dict) else None
+    if isinstance(fmt, dict) and fmt.get("type") == "json_object":
+        out["instructions"] = JSON_INSTRUCTIONS
     names: list[str] = []
     tools = []
     for tool in out.get("tools") or []:
@@ -93,16 +100,22 @@ def _agreeing(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _requiring_declared(node: Any) -> Any:
+def _schemas_kept(node: Any) -> Any:
     """A copy of ``node`` whose generated JSON Schemas (a tool's parameters, a response format's) require only the
-    properties they declare."""
+    properties they declare, and where ``strict`` is true beside the schema, all of them with no other (OpenAI refuses
+    a strict schema that leaves a property optional or the object open)."""
     if isinstance(node, list):
-        return [_requiring_declared(item) for item in node]
+        return [_schemas_kept(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {key: _requiring_declared(value) for key, value in node.items()}
+    out = {key: _schemas_kept(value) for key, value in node.items()}
     if out.get("type") == "object" and isinstance(out.get("required"), list):
         out["required"] = [name for name in out["required"] if name in (out.get("properties") or {})]
+    if out.get("strict") is True:
+        for key in ("schema", "parameters"):
+            schema = out.get(key)
+            if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
+                out[key] = {**schema, "required": list(schema["properties"]), "additionalProperties": False}
     return out
 
 
@@ -119,7 +132,7 @@ ROUTES: dict[str, Route] = {
                         fields=("tools", "tool_choice", "parallel_tool_calls"), agree=_agreeing),
     "chat-format": Route("/chat/completions", "openai/chat-request.json", "openai/positive/chat-format-request.json",
                          "openai/chat-response.json", "openai/chat-chunk.json", feature="response-format",
-                         endpoint="chat", fields=("response_format",), agree=_requiring_declared),
+                         endpoint="chat", fields=("response_format",), agree=_schemas_kept),
     "responses": Route("/responses", "openai/response-request.json", "openai/positive/response-request.json",
                        "openai/response.json", "openai/response-event.json", feature="responses", agree=_agreeing),
     # Hugging Face text tasks: a task endpoint is its own URL. Audio and image tasks have no generated payloads:

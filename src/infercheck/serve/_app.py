@@ -362,10 +362,9 @@ class _Endpoint:
         if limit is None:
             limit = min(MAX_OUTPUT_TOKENS, gen.CONTEXT_LENGTH - prompt_tokens)
         try:
-            _tools.validate(body)
+            _tools.validate(body, self.faults)
         except _tools.ToolError as exc:
-            if "tool-choice-unchecked" not in self.faults:
-                raise ApiError(400, f"Invalid request: {exc}", param=exc.param, code="invalid_value") from None
+            raise ApiError(400, f"Invalid request: {exc}", param=exc.param, code="invalid_value") from None
         if _tools.chosen(body, self.faults):
             return self.tool_answer(body, n, prompt_tokens, limit)
         top = body.get("top_logprobs") or 0

@@ -50,10 +50,9 @@ class Responses:
         body = await endpoint.parse(request, "openai/response-request.json")
         chat = as_chat(body)
         try:
-            _tools.validate(chat)
+            _tools.validate(chat, self.faults)
         except _tools.ToolError as exc:
-            if "tool-choice-unchecked" not in self.faults:
-                raise ApiError(400, f"Invalid request: {exc}", param=exc.param, code="invalid_value") from None
+            raise ApiError(400, f"Invalid request: {exc}", param=exc.param, code="invalid_value") from None
         limit = body.get("max_output_tokens")
         _check_output(limit, "max_output_tokens")
         prompt = "\n".join(f"{m['role']}: {m['content']}" for m in chat["messages"])
@@ -233,8 +232,8 @@ def as_chat(body: dict[str, Any]) -> dict[str, Any]:
     for name in ("temperature", "top_p", "seed"):
         if body.get(name) is not None:
             chat[name] = body[name]
-    tools = [{"type": "function", "function": {"name": t["name"], "parameters": t.get("parameters")
-                                               or {"type": "object", "properties": {}}}}
+    tools = [{"type": "function", "function": {"name": t["name"], "strict": t.get("strict"),
+                                               "parameters": t.get("parameters") or {"type": "object", "properties": {}}}}
              for t in body.get("tools") or []]
     if tools:
         chat["tools"] = tools

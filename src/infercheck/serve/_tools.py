@@ -16,7 +16,7 @@ PIECE = 6  # characters of arguments per streamed delta (each one generated toke
 
 
 class ToolError(ValueError):
-    """A request whose tools and tool_choice disagree (the endpoint answers 400)."""
+    """A request whose tools, tool_choice or strict schemas break a rule the schema cannot state (answered 400)."""
 
     def __init__(self, message: str, param: str):
         super().__init__(message)
@@ -27,17 +27,47 @@ def functions(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [t["function"] for t in body.get("tools") or [] if t.get("type") == "function"]
 
 
-def validate(body: dict[str, Any]) -> None:
-    """What the schema cannot say: a named tool_choice names a declared function, and tool_choice "required" or a
-    named function comes with tools."""
+def validate(body: dict[str, Any], faults: frozenset[str] = frozenset()) -> None:
+    """What the schema cannot say: a named tool_choice names a declared function, tool_choice "required" or a named
+    function comes with tools (unless the fault ``tool-choice-unchecked``), and a strict schema (a function's
+    parameters, a json_schema response format) is closed and requires every property, as OpenAI requires."""
     choice, declared = body.get("tool_choice"), [f["name"] for f in functions(body)]
-    if isinstance(choice, dict) and choice.get("type") == "function":
-        name = choice["function"]["name"]
-        if name not in declared:
-            raise ToolError(f"tool_choice names the function {name!r}, which is not among tools "
-                            f"({', '.join(declared) or 'none declared'}).", "tool_choice")
-    if choice == "required" and not declared:
-        raise ToolError("tool_choice is 'required' but no tools are declared.", "tool_choice")
+    if "tool-choice-unchecked" not in faults:
+        if isinstance(choice, dict) and choice.get("type") == "function":
+            name = choice["function"]["name"]
+            if name not in declared:
+                raise ToolError(f"tool_choice names the function {name!r}, which is not among tools "
+                                f"({', '.join(declared) or 'none declared'}).", "tool_choice")
+        if choice == "required" and not declared:
+            raise ToolError("tool_choice is 'required' but no tools are declared.", "tool_choice")
+    for function in functions(body):
+        if function.get("strict") is True:
+            _strict(function.get("parameters") or {"type": "object"}, f"function {function['name']!r}", "tools", ())
+    fmt = body.get("response_format")
+    wrapper = fmt.get("json_schema") if isinstance(fmt, dict) and fmt.get("type") == "json_schema" else None
+    if isinstance(wrapper, dict) and wrapper.get("strict") is True:
+        _strict(wrapper.get("schema") or {"type": "object"}, f"response_format {wrapper.get('name')!r}",
+                "response_format", ())
+
+
+def _strict(schema: Any, whose: str, param: str, context: tuple[str, ...]) -> None:
+    """OpenAI's rule for strict schemas: every object sets additionalProperties false and requires every key of its
+    properties (nested objects and array items too)."""
+    if not isinstance(schema, dict):
+        return
+    where = f"Invalid schema for {whose}: In context={context!r}, "
+    if schema.get("type") == "object" or "properties" in schema:
+        properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        if schema.get("additionalProperties") is not False:
+            raise ToolError(where + "'additionalProperties' is required to be supplied and to be false.", param)
+        missing = [key for key in properties if key not in (schema.get("required") or [])]
+        if missing:
+            raise ToolError(where + "'required' is required to be supplied and to be an array including every key "
+                            f"in properties. Missing {missing[0]!r}.", param)
+        for key, sub in properties.items():
+            _strict(sub, whose, param, (*context, "properties", key))
+    if isinstance(schema.get("items"), dict):
+        _strict(schema["items"], whose, param, (*context, "items"))
 
 
 def chosen(body: dict[str, Any], faults: frozenset[str]) -> list[dict[str, Any]]:
