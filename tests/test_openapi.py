@@ -56,8 +56,10 @@ def test_a_wrong_method_gets_405_with_allow(reference_url):
 
 def _no_rule_across_fields_broken(case) -> bool:
     """Valid data as the contract means it: a tool_choice that forces a call ("required", or a named function) needs
-    tools, and a named function must be one of them. No JSON Schema can state that a name in one field is among
-    the names in another, so schemathesis draws such requests as valid; the endpoint refuses them (400), and this
+    tools, a named function must be one of them, and a strict schema (a function's parameters, a json_schema
+    format) must be closed and require every property it declares. No JSON Schema can state that a name in one field
+    is among the names in another, nor the rule OpenAI keeps for strict schemas, so schemathesis draws such requests
+    as valid; the endpoint refuses them (400), and this
     asks the endpoint's own rule (serve/_tools.validate, over the chat request a Responses request amounts to) which
     those are."""
     body = case.body if isinstance(case.body, dict) else {}

@@ -494,8 +494,10 @@ def _prompts(value: Any) -> list[str | list[int]]:
 
 
 def _content_text(content: Any) -> str:
+    """A message's text: its string, or the text of its parts (a part of another type may carry any other field,
+    a "text" of another type included: the contract leaves such parts open)."""
     if isinstance(content, list):
-        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+        return " ".join(part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str))
     return content or ""
 
 
