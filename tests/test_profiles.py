@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections import Counter
 
@@ -193,10 +194,16 @@ def test_tgi_plain_text_deserialize_errors_are_deviations_under_tgi_only():
                                                                                "deserialize-error-text-body"}
 
 
-def _judge(recorded: str, case_id: str, check_id: str, profile: str, model: str = "gemma-3-270m"):
+def _judge(recorded: str, case_id: str, check_id: str, profile: str, model: str = "gemma-3-270m",
+           as_sent: bool = False):
+    """A recorded exchange judged as the case it stands for; ``as_sent``: with the request the server really got
+    (the checks of tool calls read the declared tools and tool_choice from the request)."""
     exchange = _exchange(recorded, case_id)
+    case = by_id(case_id)
+    if as_sent:
+        case = dataclasses.replace(case, body=json.loads(exchange.request.body), twin=None)
     ctx = Context("https://inference.example/v1", model, exchanges={case_id: exchange})
-    return evaluate(registry()[check_id], by_id(case_id), exchange, ctx, load(profile))
+    return evaluate(registry()[check_id], case, exchange, ctx, load(profile))
 
 
 def test_llama_cpp_python_serving_an_unknown_model_is_a_deviation_under_its_profile_only():
@@ -269,30 +276,22 @@ def test_the_sagemaker_model_servers_errors_are_a_deviation_under_its_profile_on
     assert evaluate(check, case, exchange, ctx, load("sagemaker")).outcome is Outcome.FAILED
 
 
-def _judge_as_sent(recorded: str, case_id: str, check_id: str, profile: str, model: str = "tgi"):
-    """Judge a recorded exchange as the case it stands for, with the request the server really got (the checks of
-    tool calls read the declared tools and tool_choice from the request)."""
-    exchange = _exchange(recorded, case_id)
-    case = dataclasses.replace(by_id(case_id), body=json.loads(exchange.request.body), twin=None)
-    ctx = Context("https://inference.example/v1", model, exchanges={case_id: exchange})
-    return evaluate(registry()[check_id], case, exchange, ctx, load(profile))
-
-
 def test_tgi_tool_calls_as_its_own_tests_record_them():
     """TGI 3.1.2's own integration-test snapshots: what needs no allowance passes, what breaks clients fails under
     its own profile, and the extra function.description is a deviation (a failure under strict)."""
     plain, stream = "tgi-tool-call-stop.json", "tgi-tool-call-stream-no-finish.json"
+    judge = functools.partial(_judge, model="tgi", as_sent=True)
     for check_id in ("tool-call-shape", "tool-call-arguments"):  # id '0', arguments a JSON string
-        assert _judge_as_sent(plain, "chat.tools-auto", check_id, "tgi").outcome is Outcome.PASSED
+        assert judge(plain, "chat.tools-auto", check_id, "tgi").outcome is Outcome.PASSED
     for check_id in ("tool-call-shape", "tool-stream-deltas", "tool-choice-honoured"):  # id repeated, name once
-        assert _judge_as_sent(stream, "chat.tools-named-stream", check_id, "tgi").outcome is Outcome.PASSED
-    finish = _judge_as_sent(plain, "chat.tools-auto", "tool-finish-reason", "tgi")
+        assert judge(stream, "chat.tools-named-stream", check_id, "tgi").outcome is Outcome.PASSED
+    finish = judge(plain, "chat.tools-auto", "tool-finish-reason", "tgi")
     assert finish.outcome is Outcome.FAILED and "finish_reason is 'stop'" in finish.message
-    never = _judge_as_sent(stream, "chat.tools-named-stream", "stream-finish-once", "tgi")
+    never = judge(stream, "chat.tools-named-stream", "stream-finish-once", "tgi")
     assert never.outcome is Outcome.FAILED and "0 non-null finish_reason" in never.message
-    extra = _judge_as_sent(plain, "chat.tools-auto", "undocumented-fields", "tgi")
+    extra = judge(plain, "chat.tools-auto", "undocumented-fields", "tgi")
     assert extra.outcome is Outcome.DEVIATION and "tool_calls[0].function.description" in extra.message
-    assert _judge_as_sent(plain, "chat.tools-auto", "undocumented-fields", "strict").outcome is Outcome.FAILED
+    assert judge(plain, "chat.tools-auto", "undocumented-fields", "strict").outcome is Outcome.FAILED
 
 
 @pytest.mark.parametrize("fault, profile, case_id, check_id", [

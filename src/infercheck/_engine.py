@@ -318,19 +318,21 @@ class Runner:
         reserved = _cases.reservation(case)
         rounds: list[tuple[Exchange, ...]] = []
         waited = False
-        while len(rounds) < 2 and (not rounds or any(map(_answers.interrupted, rounds[-1]))):
-            if self.spend(reserved, copies) is not None:
-                break
+        while len(rounds) < 2 and self.spend(reserved, copies) is None:
             rounds.append(tuple(await asyncio.gather(*(copy() for _ in range(copies)))))
             for sent in rounds[-1]:
                 self.settle(reserved, sent)
+            if any(map(_answers.interrupted, rounds[-1])):
+                continue
             # Copies that timed out, none interrupted, say nothing: the endpoint was still busy (a single-slot server
             # goes on generating what other requests gave up on). Once it answers the request alone in time, the
             # round is sent again; once only.
-            if not waited and not any(map(_answers.interrupted, rounds[-1])) and any(map(timed_out, rounds[-1])):
+            if not waited and any(map(timed_out, rounds[-1])):
                 waited = True
                 if await self._idle(case, request, copy):
                     self.waits.extend(rounds.pop())
+                    continue
+            break
         return tuple(rounds)
 
     async def _idle(self, case: Case, request: Request, send: Callable[[], Awaitable[Exchange]],
