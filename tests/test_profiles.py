@@ -39,10 +39,16 @@ def test_the_required_profiles_exist_and_name_real_checks_with_evidence():
             assert allowance.kind, f"{name}: {allowance.id} must name the kind of problem it allows"
 
 
-def test_the_default_profile_allows_only_new_response_fields_and_strict_allows_nothing():
+def test_the_default_profile_allows_only_new_response_fields_and_what_strays_from_a_schema_not_strict():
+    """Strict allows nothing."""
     profile = load()
     assert profile.name == "openai" and profile.unsupported == {}
-    assert [(a.check, a.kind) for a in profile.allowances] == [("undocumented-fields", "undocumented")]
+    assert [(a.id, a.check, a.kind) for a in profile.allowances] == [
+        ("new-response-fields", "undocumented-fields", "undocumented"),
+        *(("schema-not-strict", check, "unenforced") for check in (
+            "tool-call-arguments", "tool-stream-deltas", "response-function-call", "structured-output",
+            "response-structured-output")),
+    ]
     strict = load("strict")
     assert strict.allowances == () and strict.unsupported == {}
 
@@ -309,3 +315,17 @@ def test_what_a_server_does_silently_to_tools_and_responses_fails_under_its_own_
     results = _run(fault, profile=profile)
     assert any(r.case == case_id and r.check == check_id and r.outcome is Outcome.FAILED for r in results)
     assert not [r for r in results if r.outcome is Outcome.DEVIATION and r.check == check_id]
+
+
+def test_arguments_that_leave_out_a_required_property_fail_on_a_strict_tool_and_deviate_on_one_not_strict():
+    """The default run plants the fault on every tool call: chat's get_time is strict in the cases, get_weather is
+    not (tools-required calls only it), and a Responses function is strict unless it says strict: false."""
+    results = _run("tool-args-invalid", profile="openai")
+    verdicts = {(r.case, r.check): r for r in results}
+    for case_id, check_id in (("chat.tools-named", "tool-call-arguments"),
+                              ("responses.function", "response-function-call")):
+        assert verdicts[(case_id, check_id)].outcome is Outcome.FAILED, verdicts[(case_id, check_id)].message
+    loose = verdicts[("chat.tools-required", "tool-call-arguments")]
+    assert loose.outcome is Outcome.DEVIATION and loose.allowance.id == "schema-not-strict"
+    assert "'location' is a required property" in loose.message and "'get_weather' is not strict" in loose.message
+    assert not [r for r in results if r.outcome is Outcome.DEVIATION and r.allowance.id != "schema-not-strict"]

@@ -7,7 +7,7 @@ self-test proving it (``tests/test_faults.py``).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn
 
 from jsonschema import Draft202012Validator
 
@@ -30,6 +30,23 @@ def violation(schema: Any, value: Any, *, whose: str) -> tuple[str, str] | None:
     return "/".join(map(str, error.absolute_path)) or "(the top)", error.message
 
 
+UNENFORCED = "unenforced"  # the problem kind of output that strays from a schema the request did not mark strict
+
+
+def stray(strict: bool, message: str, *, kind: str, expected: Any, received: Any, what: str) -> NoReturn:
+    """Fail on output that strays from a schema the request gave (``what`` gave it: the tool, the response format).
+    Only a strict schema binds the model (``strict: true``; a Responses function tool is strict unless it says
+    ``strict: false``, OpenAI's function-calling guide). Without it the contract lets the model stray: a tool call's
+    arguments "do not always" parse as JSON "and may hallucinate parameters" (openapi.yaml), and a response format's
+    schema is followed "exactly" only when strict. The problem's kind is then ``unenforced``, which the profiles
+    allow as a deviation (``--profile strict`` does not); when ``strict``, it keeps ``kind``. (A response format's
+    content that is not a JSON object is not such a matter: both formats promise one, strict or not.)"""
+    if not strict:
+        message += f" ({what} is not strict, and the contract lets a model stray from a schema that is not)"
+        kind = UNENFORCED
+    fail(message, expected=expected, received=received, kind=kind)
+
+
 def response_format(case: Case) -> dict[str, Any]:
     body = case.body if isinstance(case.body, dict) else {}
     fmt = body.get("response_format")
@@ -42,7 +59,9 @@ def response_format(case: Case) -> dict[str, Any]:
        and response_format(case).get("type") in ("json_object", "json_schema"))
 def structured_output(case: Case, ex: Exchange, ctx: Context) -> None:
     answer, fmt, checked = answered(ex), response_format(case), 0
-    schema = ((fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None)
+    given = fmt.get("json_schema") if fmt.get("type") == "json_schema" else None
+    given = given if isinstance(given, dict) else {}
+    schema = given.get("schema")
     for index, text in sorted(answer.texts.items()):
         if answer.finish_reason(index) == "length":
             continue  # cut at max_tokens: the JSON may end anywhere
@@ -56,8 +75,9 @@ def structured_output(case: Case, ex: Exchange, ctx: Context) -> None:
                  expected="a JSON object", received=value, kind="not-object")
         broken = violation(schema, value, whose="the response_format schema") if isinstance(schema, dict) else None
         if broken is not None:
-            fail(f"choice {index}: the content breaks the response_format schema at {broken[0]}: {broken[1]}",
-                 expected=schema, received=value, kind="schema-not-followed")
+            stray(given.get("strict") is True,
+                  f"choice {index}: the content breaks the response_format schema at {broken[0]}: {broken[1]}",
+                  expected=schema, received=value, kind="schema-not-followed", what="the response_format")
         checked += 1
     if not checked:
         skip("no choice has whole content to read (each was cut at max_tokens, or had none)")

@@ -139,10 +139,11 @@ def _load(name_or_path: str, seen: tuple[str, ...]) -> Profile:
         allowances += base.allowances
         unsupported.update(base.unsupported)
     for entry in data.get("allow", []):
-        allowances.append(Allowance(
-            id=entry["id"], check=entry["check"], reason=entry["reason"], evidence=entry["evidence"],
+        checks = [entry["check"]] if isinstance(entry["check"], str) else entry["check"]
+        allowances += [Allowance(
+            id=entry["id"], check=check, reason=entry["reason"], evidence=entry["evidence"],
             kind=entry.get("kind"), path=entry.get("path"), found=entry.get("found"),
             cases=tuple(entry.get("cases", ())),
-        ))
+        ) for check in checks]  # an entry naming several checks: one allowance per check, under the entry's id
     unsupported.update(data.get("unsupported", {}))
     return Profile(name, data.get("title", name), tuple(allowances), unsupported, str(path))

@@ -15,7 +15,7 @@ from . import _answers
 from ._cases import Case
 from ._checks import Context, check, fail, skip
 from ._exchange import Exchange
-from ._format_checks import violation
+from ._format_checks import stray, violation
 
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 FINISHED = ("completed", "incomplete")  # what a synchronous response's status may be once it is answered
@@ -190,17 +190,19 @@ def response_function_call(case: Case, ex: Exchange, ctx: Context) -> None:
                  expected="a JSON string", received=arguments, kind="arguments-not-string")
         if _cut(response) or call.get("status") == "incomplete":
             continue  # cut at max_output_tokens: the arguments may end anywhere
+        # a Responses function is strict unless it says strict: false (Chat Completions' are not unless it says true)
+        bound, tool = declared[name].get("strict") is not False, f"the tool {name!r}"
         try:
             value = json.loads(arguments)
         except ValueError as exc:
-            fail(f"the arguments of {name!r} are not JSON ({exc})", expected="JSON", received=arguments,
-                 kind="arguments-not-json")
+            stray(bound, f"the arguments of {name!r} are not JSON ({exc})", expected="JSON", received=arguments,
+                  kind="arguments-not-json", what=tool)
         parameters = declared[name].get("parameters")
         broken = violation(parameters, value, whose=f"the parameters of {name}") if isinstance(parameters, dict) \
             else None
         if broken is not None:
-            fail(f"the arguments of {name!r} break its parameters at {broken[0]}: {broken[1]}", expected=parameters,
-                 received=value, kind="arguments-invalid")
+            stray(bound, f"the arguments of {name!r} break its parameters at {broken[0]}: {broken[1]}",
+                  expected=parameters, received=value, kind="arguments-invalid", what=tool)
 
 
 def _format(case: Case) -> dict[str, Any]:
@@ -231,8 +233,8 @@ def response_structured_output(case: Case, ex: Exchange, ctx: Context) -> None:
     schema = fmt.get("schema") if fmt.get("type") == "json_schema" else None
     broken = violation(schema, value, whose="the text.format schema") if isinstance(schema, dict) else None
     if broken is not None:
-        fail(f"the output text breaks the text.format schema at {broken[0]}: {broken[1]}", expected=schema,
-             received=value, kind="schema-not-followed")
+        stray(fmt.get("strict") is True, f"the output text breaks the text.format schema at {broken[0]}: {broken[1]}",
+              expected=schema, received=value, kind="schema-not-followed", what="the text.format")
 
 
 def stream_of(case: Case) -> bool:

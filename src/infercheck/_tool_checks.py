@@ -14,21 +14,27 @@ from typing import Any
 from ._cases import Case
 from ._checks import Context, check, fail, skip
 from ._exchange import Exchange
-from ._format_checks import violation
+from ._format_checks import stray, violation
 from ._semantic_checks import answered, generation
 
 FORCED_FINISH = ("tool_calls", "stop")  # a forced call (required, a named function) ends with either
 
 
+def _functions(case: Case) -> list[dict[str, Any]]:
+    """The request's function tools' ``function`` objects that have a name."""
+    tools = (case.body or {}).get("tools") if isinstance(case.body, dict) else None
+    found = [tool.get("function") for tool in tools if isinstance(tool, dict)] if isinstance(tools, list) else []
+    return [f for f in found if isinstance(f, dict) and isinstance(f.get("name"), str)]
+
+
 def declared(case: Case) -> dict[str, Any]:
     """The request's function tools: name -> parameters schema (None when it gives none)."""
-    tools = (case.body or {}).get("tools") if isinstance(case.body, dict) else None
-    out = {}
-    for tool in tools or []:
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if isinstance(function, dict) and isinstance(function.get("name"), str):
-            out[function["name"]] = function.get("parameters")
-    return out
+    return {function["name"]: function.get("parameters") for function in _functions(case)}
+
+
+def strict(case: Case) -> set[str]:
+    """The names of the request's function tools that set ``strict: true`` (the only ones bound to their schema)."""
+    return {function["name"] for function in _functions(case) if function.get("strict") is True}
 
 
 def choice_of(case: Case) -> str:
@@ -147,16 +153,17 @@ def tool_call_arguments(case: Case, ex: Exchange, ctx: Context) -> None:
                 what = "missing" if call.arguments is None else f"a JSON {type(call.arguments).__name__}"
                 fail(f"{where}: arguments is {what}, not a string holding JSON", expected="a string of JSON",
                      received=_said(call.arguments), kind="arguments-not-string")
+            bound, tool = call.name in strict(case), f"the tool {call.name!r}"
             try:
                 value = json.loads(call.arguments)
             except ValueError as exc:
-                fail(f"{where}: arguments is not JSON ({exc})", expected="a string of JSON",
-                     received=call.arguments, kind="arguments-not-json")
+                stray(bound, f"{where}: arguments is not JSON ({exc})", expected="a string of JSON",
+                      received=call.arguments, kind="arguments-not-json", what=tool)
             schema = names[call.name] if names[call.name] is not None else {"type": "object"}
             broken = violation(schema, value, whose="the tool's parameters")
             if broken is not None:
-                fail(f"{where}: the arguments break the tool's parameters at {broken[0]}: {broken[1]}",
-                     expected=schema, received=_said(value), kind="arguments-invalid")
+                stray(bound, f"{where}: the arguments break the tool's parameters at {broken[0]}: {broken[1]}",
+                      expected=schema, received=_said(value), kind="arguments-invalid", what=tool)
             checked += 1
     if not checked:
         skip("the answer calls no declared tool with whole arguments; see tool-choice-honoured")
@@ -219,14 +226,16 @@ def tool_stream_deltas(case: Case, ex: Exchange, ctx: Context) -> None:
             if not first.get("id") or not function.get("name"):
                 fail(f"choice {index}: the first delta of tool call {n} lacks its id or function name",
                      expected="id and function.name in the first delta", received=first, kind="first-delta")
-            if answer.finish_reason(index) == "length":
+            reason = answer.finish_reason(index)
+            if reason == "length":
                 continue
             try:
                 json.loads(call.arguments or "")
             except ValueError as exc:
-                fail(f"choice {index}: the arguments deltas of tool call {n} ({call.name}) concatenate to text that "
-                     f"is not JSON ({exc})", expected="JSON", received=_said(call.arguments),
-                     kind="deltas-not-json")
+                stray(call.name in strict(case), f"choice {index}: the arguments deltas of tool call {n} "
+                      f"({call.name}) concatenate to text that is not JSON ({exc}), and the choice's finish_reason "
+                      f"is {reason!r}, not 'length'", expected="JSON", received=_said(call.arguments),
+                      kind="deltas-not-json", what=f"the tool {call.name!r}")
     if case.twin is None:
         return
     plain = calls(ctx.twin(case))
