@@ -77,7 +77,10 @@ def test_framing_catches_a_missing_event_line_a_late_created_and_a_second_termin
     events = _events(["One", ",", " two"])
     nameless = _verdict("response-stream-framing", *_stream("responses.stream", events,
                                                             names=["message"] * len(events)))
-    assert nameless.outcome is Outcome.FAILED and "event: line says 'message'" in nameless.message
+    assert nameless.outcome is Outcome.FAILED and "event 1 is a plain 'message' event (no event: line" in nameless.message
+    misnamed = _verdict("response-stream-framing", *_stream("responses.stream", events,
+                                                            names=["response.delta"] * len(events)))
+    assert "event 1 says event: 'response.delta', but its data's type is 'response.created'" in misnamed.message
     late = [events[1], events[0], *events[2:]]
     late = [{**e, "sequence_number": n} for n, e in enumerate(late)]
     assert "not response.created" in _verdict("response-stream-framing", *_stream("responses.stream", late)).message

@@ -247,8 +247,9 @@ def response_stream_framing(case: Case, ex: Exchange, ctx: Context) -> None:
     events = streamed(ex).events
     for number, (name, data) in enumerate(events, start=1):
         if name != data.get("type"):
-            fail(f"event {number}: the event: line says {name!r} but its data's type is {data.get('type')!r}",
-                 expected=data.get("type"), received=name, kind="event-name")
+            said = "is a plain 'message' event (no event: line, or event: message)" if name == "message" else f"says event: {name!r}"
+            fail(f"event {number} {said}, but its data's type is {data.get('type')!r}", expected=data.get("type"),
+                 received=name, kind="event-name")
     numbers = [data.get("sequence_number") for _, data in events]
     for number, (before, after) in enumerate(zip(numbers, numbers[1:]), start=2):
         if not isinstance(before, int) or not isinstance(after, int) or after <= before:
