@@ -247,7 +247,8 @@ def response_stream_framing(case: Case, ex: Exchange, ctx: Context) -> None:
     events = streamed(ex).events
     for number, (name, data) in enumerate(events, start=1):
         if name != data.get("type"):
-            said = "is a plain 'message' event (no event: line, or event: message)" if name == "message" else f"says event: {name!r}"
+            said = ("is a plain 'message' event (no event: line, or event: message)" if name == "message"
+                    else f"says event: {name!r}")
             fail(f"event {number} {said}, but its data's type is {data.get('type')!r}", expected=data.get("type"),
                  received=name, kind="event-name")
     numbers = [data.get("sequence_number") for _, data in events]

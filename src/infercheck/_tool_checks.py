@@ -141,7 +141,7 @@ def tool_call_shape(case: Case, ex: Exchange, ctx: Context) -> None:
 @check("tool-call-arguments", title="Tool call arguments are a JSON string that validates against the tool's "
        "parameters", severity="high", applies=lambda case: expects_call(case) and not case.stream)
 def tool_call_arguments(case: Case, ex: Exchange, ctx: Context) -> None:
-    names, answer, checked = declared(case), answered(ex), 0
+    names, bound, answer, checked = declared(case), strict(case), answered(ex), 0
     for index, found in calls(ex).items():
         if answer.finish_reason(index) == "length":
             continue  # cut at max_tokens: its arguments may end anywhere
@@ -153,17 +153,17 @@ def tool_call_arguments(case: Case, ex: Exchange, ctx: Context) -> None:
                 what = "missing" if call.arguments is None else f"a JSON {type(call.arguments).__name__}"
                 fail(f"{where}: arguments is {what}, not a string holding JSON", expected="a string of JSON",
                      received=_said(call.arguments), kind="arguments-not-string")
-            bound, tool = call.name in strict(case), f"the tool {call.name!r}"
+            tool = f"the tool {call.name!r}"
             try:
                 value = json.loads(call.arguments)
             except ValueError as exc:
-                stray(bound, f"{where}: arguments is not JSON ({exc})", expected="a string of JSON",
+                stray(call.name in bound, f"{where}: arguments is not JSON ({exc})", expected="a string of JSON",
                       received=call.arguments, kind="arguments-not-json", what=tool)
             schema = names[call.name] if names[call.name] is not None else {"type": "object"}
             broken = violation(schema, value, whose="the tool's parameters")
             if broken is not None:
-                stray(bound, f"{where}: the arguments break the tool's parameters at {broken[0]}: {broken[1]}",
-                      expected=schema, received=_said(value), kind="arguments-invalid", what=tool)
+                stray(call.name in bound, f"{where}: the arguments break the tool's parameters at {broken[0]}: "
+                      f"{broken[1]}", expected=schema, received=_said(value), kind="arguments-invalid", what=tool)
             checked += 1
     if not checked:
         skip("the answer calls no declared tool with whole arguments; see tool-choice-honoured")
@@ -218,7 +218,7 @@ def tool_stream_deltas(case: Case, ex: Exchange, ctx: Context) -> None:
                 if not isinstance(item, dict) or not isinstance(item.get("index"), int):
                     fail("a tool-call delta has no integer index, so a client cannot tell which call it adds to",
                          expected="index: an integer", received=item, kind="delta-no-index")
-    found = calls(ex)
+    found, bound = calls(ex), strict(case)
     for index, built in found.items():
         for n, call in enumerate(built):
             first = call.deltas[0]
@@ -232,7 +232,7 @@ def tool_stream_deltas(case: Case, ex: Exchange, ctx: Context) -> None:
             try:
                 json.loads(call.arguments or "")
             except ValueError as exc:
-                stray(call.name in strict(case), f"choice {index}: the arguments deltas of tool call {n} "
+                stray(call.name in bound, f"choice {index}: the arguments deltas of tool call {n} "
                       f"({call.name}) concatenate to text that is not JSON ({exc}), and the choice's finish_reason "
                       f"is {reason!r}, not 'length'", expected="JSON", received=_said(call.arguments),
                       kind="deltas-not-json", what=f"the tool {call.name!r}")
