@@ -30,37 +30,34 @@ def _with(case, edit):
     return dataclasses.replace(case, body=body)
 
 
+def _mark(where: dict, strict) -> None:
+    """Give ``where`` (a tool, its function, a format) that strict, or none at all when ``strict`` is None."""
+    where.pop("strict", None)
+    if strict is not None:
+        where["strict"] = strict
+
+
 def _chat_tool(name: str, strict):
     def edit(body):
         for tool in body["tools"]:
             if tool["function"]["name"] == name:
-                tool["function"].pop("strict", None)
-                if strict is not None:
-                    tool["function"]["strict"] = strict
+                _mark(tool["function"], strict)
     return edit
 
 
 def _responses_tool(strict):
     def edit(body):
         for tool in body["tools"]:
-            tool.pop("strict", None)
-            if strict is not None:
-                tool["strict"] = strict
+            _mark(tool, strict)
     return edit
 
 
 def _chat_format(strict):
-    def edit(body):
-        body["response_format"]["json_schema"]["strict"] = strict
-    return edit
+    return lambda body: _mark(body["response_format"]["json_schema"], strict)
 
 
 def _text_format(strict):
-    def edit(body):
-        body["text"]["format"].pop("strict", None)
-        if strict is not None:
-            body["text"]["format"]["strict"] = strict
-    return edit
+    return lambda body: _mark(body["text"]["format"], strict)
 
 
 def _judge(check: str, case, exchange):
