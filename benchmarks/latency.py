@@ -20,8 +20,9 @@ import sys
 
 from _serving import free_port, served
 
-from infercheck import _metrics, _transport
-from infercheck._exchange import Exchange, Request
+from infercheck.wire import metrics as _metrics
+from infercheck.wire import transport as _transport
+from infercheck.wire.exchange import Exchange, Request
 
 
 def requests(url: str, count: int) -> list[Request]:

@@ -20,7 +20,7 @@ from infercheck import embedded, resolve, run
 
 def baseline(url: str) -> float:
     """The very requests a default run sends (derived stop sequences included), one after another."""
-    sent = run(resolve(url), concurrency=8)
+    sent = run(resolve(url), concurrency=8, suites=False)
     requests = list({id(e): e.request for e in sent.exchanges.values() if e.sent}.values())
     start = time.perf_counter()
     with httpx.Client(timeout=30) as client:
@@ -31,7 +31,7 @@ def baseline(url: str) -> float:
 
 def engine(url: str, concurrency: int) -> tuple[float, dict]:
     start = time.perf_counter()
-    runner = run(resolve(url), concurrency=concurrency)
+    runner = run(resolve(url), concurrency=concurrency, suites=False)
     return time.perf_counter() - start, runner.stats()
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from infercheck import Exchange, Request, Response
-from infercheck._answers import read, stop_from
+from infercheck.wire.answers import read, stop_from
 
 
 def _exchange(body: bytes, *, stream: bool) -> Exchange:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from infercheck import _schemas
+from infercheck.contract import schemas as _schemas
 
 from .conftest import ROOT
 
@@ -259,7 +259,7 @@ def test_tgi_and_every_task_pass_against_the_embedded_endpoint(tmp_path):
     every = infercheck("run", "--task", "all", "--json", str(tmp_path / "r.json"))
     assert every.returncode == 0, every.stdout + every.stderr
     cases = [r["case"] for r in json.loads((tmp_path / "r.json").read_text())["results"]]
-    from infercheck._tasks import BINARY_TASKS, TASKS
+    from infercheck.contract.tasks import BINARY_TASKS, TASKS
     assert {c.split(".")[0] for c in cases if not c.startswith("property.")} == set(TASKS)
     # every text task has its property suites too
     assert {c.split(".")[1] for c in cases if c.startswith("property.")} == set(TASKS) - set(BINARY_TASKS)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from infercheck import _config
-from infercheck._resources import data_dir
+from infercheck.contract.data import data_dir
 
 from .test_cli import INFERCHECK, infercheck
 

@@ -15,12 +15,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from infercheck import Outcome, Runner, Target, embedded, resolve, run
-from infercheck import _checks
-from infercheck._answers import read
-from infercheck._cases import Case, by_id
-from infercheck._checks import registry
-from infercheck._engine import Item, items
-from infercheck._target import WRONG_KEY
+from infercheck.checks import base as _checks
+from infercheck.wire.answers import read
+from infercheck.contract.cases import Case, by_id
+from infercheck.checks.catalog import registry
+from infercheck.engine.runner import Item, items
+from infercheck.engine.target import WRONG_KEY
 
 
 class Recorder:
@@ -125,7 +125,7 @@ def test_max_requests_caps_what_is_sent_and_skips_the_rest_with_the_reason():
 
 def test_max_requests_counts_discovery(reference_url):
     target = resolve(reference_url)
-    runner = run(target, max_requests=5)
+    runner = run(target, max_requests=5, suites=False)
     assert runner.stats()["requests"] == 5
     assert not [r for r in runner.results if r.outcome is Outcome.FAILED]
 
@@ -141,7 +141,7 @@ def test_a_repeat_case_is_sent_again_even_when_identical():
 
 
 def test_auth_cases_are_not_sent_without_a_key(reference_url):
-    runner = run(resolve(reference_url))
+    runner = run(resolve(reference_url), suites=False)
     auth = [r for r in runner.results if r.case.startswith("auth.")]
     assert auth and {r.outcome for r in auth} == {Outcome.SKIPPED}
     assert all("no API key was given" in r.message for r in auth)
@@ -149,7 +149,7 @@ def test_auth_cases_are_not_sent_without_a_key(reference_url):
 
 
 def test_auth_cases_send_no_key_and_a_wrong_key(keyed_url):
-    runner = run(resolve(keyed_url, api_key="sk-test-secret"))
+    runner = run(resolve(keyed_url, api_key="sk-test-secret"), suites=False)
     assert "Authorization" not in runner.exchanges["auth.no-key"].request.headers
     wrong = runner.exchanges["auth.wrong-key"].request.headers["Authorization"]
     assert wrong == f"Bearer {WRONG_KEY}" and "sk-test-secret" not in wrong
@@ -243,7 +243,7 @@ def test_copies_that_time_out_are_slowness_not_interrupted_streams():
     copies that ran out of time say nothing about interruption (and are not sent a second time, which would cost
     the deadline again)."""
     from infercheck import Exchange, Request, Response
-    from infercheck._checks import Context, evaluate
+    from infercheck.checks.base import Context, evaluate
 
     case = by_id("chat.concurrent-streams")
     request = Request("POST", "http://h/v1/chat/completions", body=b"{}")

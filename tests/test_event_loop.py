@@ -7,15 +7,16 @@ import asyncio
 from hypothesis import settings
 
 from infercheck import Outcome, resolve, run
-from infercheck import _properties
+from infercheck.generation import routes as _routes
+from infercheck.engine import explore as _exploring
 
 
 def test_resolve_run_and_the_property_suites_work_inside_a_running_event_loop(reference_url):
     async def cell():
         asyncio.get_running_loop()  # what makes asyncio.run refuse
         target = resolve(reference_url)
-        runner = run(target)
-        found = _properties.run(runner, _properties.Property("chat", "positive"), base=settings(), max_examples=3,
+        runner = run(target, suites=False)
+        found = _exploring.run(runner, _routes.Property("chat", "positive"), base=settings(), max_examples=3,
                                 seed=1)
         return target, runner, found
 

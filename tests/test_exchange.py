@@ -3,7 +3,7 @@
 import shlex
 
 from infercheck import Request
-from infercheck._report import redact
+from infercheck.wire.redaction import redact
 
 
 def test_curl_round_trips_through_a_shell_and_redacts_the_key():

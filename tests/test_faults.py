@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from infercheck import Outcome, embedded, registry, resolve, run
-from infercheck._target import TargetError
+from infercheck.engine.target import TargetError
 from infercheck.serve import DEFAULT_MODEL, FAULTS, QUIRKS
 from infercheck.serve._faults import HOSTILE
 
@@ -145,7 +145,7 @@ def _run_all(*faults: str, profile: str = "strict"):
             except TargetError as exc:
                 errors.append(str(exc))
                 continue
-            results += run(target, profile=profile).results
+            results += run(target, profile=profile, suites=False).results
     return results, errors
 
 
@@ -189,7 +189,7 @@ def test_a_model_that_never_loads_is_waited_for_within_the_bound_and_reported():
 def test_a_model_that_loads_is_waited_for_and_then_passes():
     with embedded(faults=("loading",), api_key=KEY) as url:
         target = resolve(url.removesuffix("/v1") + "/models/fill-mask", api="hf", task="fill-mask", api_key=KEY)
-        runner = run(target, profile="strict")
+        runner = run(target, profile="strict", suites=False)
     assert 0.2 <= target.discovery[0].waited <= 1
     assert [r for r in runner.results if r.outcome is not Outcome.PASSED] == []
 
@@ -226,7 +226,7 @@ TASK_FAULTS = {
 
 
 def test_every_task_has_a_fault():
-    from infercheck._tasks import TASKS
+    from infercheck.contract.tasks import TASKS
 
     assert set(TASK_FAULTS) == set(TASKS) and set(TASK_FAULTS.values()) <= set(FAULTS)
 
@@ -236,7 +236,7 @@ def test_each_task_endpoint_alone_catches_its_fault_and_passes_clean(task: str):
     for faults in ((), (TASK_FAULTS[task],)):
         with embedded(faults=faults, api_key=KEY) as url:
             target = resolve(url.removesuffix("/v1") + f"/models/{task}", api="hf", task=task, api_key=KEY)
-            results = run(target, profile="strict").results
+            results = run(target, profile="strict", suites=False).results
         assert results and all(r.case.startswith(f"{task}.") for r in results)
         failed = [r for r in results if r.outcome is Outcome.FAILED]
         assert bool(failed) == bool(faults), [r.render() for r in failed]

@@ -12,7 +12,8 @@ from pathlib import Path
 import huggingface_hub as hub
 import pytest
 
-from infercheck import _media, embedded
+from infercheck import embedded
+from infercheck.contract import media as _media
 
 KEY = "hf_test_key_0123456789"
 MEDIA = Path(__file__).resolve().parents[1] / "fixtures" / "hf" / "media"

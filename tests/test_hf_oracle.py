@@ -17,8 +17,10 @@ import pytest
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT6, DRAFT202012
 
-from infercheck import _cases, _schemas, embedded, resolve, run
-from infercheck._tasks import TASKS
+from infercheck import embedded, resolve, run
+from infercheck.contract import cases as _cases
+from infercheck.contract import schemas as _schemas
+from infercheck.contract.tasks import TASKS
 
 from .conftest import SHARED
 
@@ -95,8 +97,8 @@ def answers():
     """The reference endpoint's exchanges for every Hugging Face and TGI case."""
     with embedded() as url:
         root = url.removesuffix("/v1")
-        hf = run(resolve(root + "/models", api="hf", task="all"), profile="strict")
-        tgi = run(resolve(root, api="tgi"), profile="strict")
+        hf = run(resolve(root + "/models", api="hf", task="all"), profile="strict", suites=False)
+        tgi = run(resolve(root, api="tgi"), profile="strict", suites=False)
     return {**hf.exchanges, **tgi.exchanges}
 
 

@@ -15,11 +15,12 @@ import time
 
 import pytest
 
-from infercheck import _checks
-from infercheck._cases import Case
-from infercheck._engine import Breaker
-from infercheck._exchange import Exchange, Request, Response
-from infercheck._transport import _events, _seconds, parse_size, rate_limit_wait, silent
+from infercheck import registry
+from infercheck.checks import base as _checks
+from infercheck.contract.cases import Case
+from infercheck.engine.limits import Breaker
+from infercheck.wire.exchange import Exchange, Request, Response
+from infercheck.wire.transport import _events, _seconds, parse_size, rate_limit_wait, silent
 
 # behaviour -> words the report must use for it
 HOSTILE = {
@@ -152,8 +153,8 @@ def test_an_abandoned_case_fails_its_status_check_with_its_curl():
     case = Case("chat.x", "x", "chat", "POST", "/chat/completions", body={}, status=(200,))
     exchange = breaker.abandon(case, _exchange().request)
     context = _checks.Context(base_url="http://h/v1", model="m")
-    status = _checks.evaluate(_checks.registry()["status-code"], case, exchange, context)
+    status = _checks.evaluate(registry()["status-code"], case, exchange, context)
     assert status.outcome is _checks.Outcome.FAILED and "stopped answering" in status.message
     assert status.curl.startswith("curl ")
-    schema = _checks.evaluate(_checks.registry()["content-type"], case, exchange, context)
+    schema = _checks.evaluate(registry()["content-type"], case, exchange, context)
     assert schema.outcome is _checks.Outcome.SKIPPED

@@ -13,19 +13,21 @@ import sys
 
 import pytest
 
-from infercheck import _checks, _report, _schemas
-from infercheck._cases import Case
-from infercheck._exchange import Exchange, Request, Response
+from infercheck.checks import base as _checks
+from infercheck.reports import results as _report
+from infercheck.contract import schemas as _schemas
+from infercheck.contract.cases import Case
+from infercheck.wire.exchange import Exchange, Request, Response
 
 from .test_cli import infercheck, served
 
 # Planted in infercheck's code: the only caller of _schemas.undocumented is the check undocumented-fields.
-IN_A_CHECK = "import infercheck._schemas as m; m.undocumented = lambda *a: {}['planted']"
+IN_A_CHECK = "import infercheck.contract.schemas as m; m.undocumented = lambda *a: {}['planted']"
 # The original defect: the property machinery's strategy library cannot be imported.
 IN_THE_PROPERTIES = "import sys; sys.modules['hypothesis_jsonschema'] = None"
-IN_COLLECTION = "import infercheck._engine as m; m.items = lambda *a, **k: 1 / 0"
-IN_THE_WRITER = "import infercheck._report as m; m.write = lambda *a: [][0]"
-IN_THE_CLI = "import infercheck.cli as m; m._summarise = lambda *a, **k: None.verdict"
+IN_COLLECTION = "import infercheck.plugin as m; m.items = lambda *a, **k: 1 / 0"
+IN_THE_WRITER = "import infercheck.reports.results as m; m.write = lambda *a: [][0]"
+IN_THE_CLI = "import infercheck.reports.console as m; m.summarise = lambda *a, **k: None.verdict"
 
 
 def planted(plant: str, *args: str) -> subprocess.CompletedProcess:
@@ -67,7 +69,7 @@ def test_an_exception_in_a_check_is_an_internal_error_named_with_its_frame(tmp_p
     # pytest saw each broken test as an error, and the table counts every one of them
     assert pytest_line(proc.stdout)["errors"] == counts["errors"]
     assert "INTERNAL ERROR KeyError: 'planted'" in proc.stdout
-    assert "at infercheck/_builtin_checks.py:" in proc.stdout and " in undocumented_fields" in proc.stdout
+    assert "at infercheck/checks/http.py:" in proc.stdout and " in undocumented_fields" in proc.stdout
     assert "in: check undocumented-fields" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr and "add -v" in proc.stdout
     doc = json.loads(out.read_text())
@@ -92,7 +94,7 @@ def test_a_broken_property_machinery_is_incomplete_not_conformant(tmp_path):
     assert_incomplete(proc, 12)
     assert pytest_line(proc.stdout)["errors"] == 12
     assert "INTERNAL ERROR ModuleNotFoundError: import of hypothesis_jsonschema halted" in proc.stdout
-    assert "at infercheck/_properties.py:" in proc.stdout and " in _strategy" in proc.stdout
+    assert "at infercheck/generation/positive.py:" in proc.stdout and " in strategy" in proc.stdout
     assert "in: property suite completions.positive, property suite completions.negative" in proc.stdout
     doc = json.loads(out.read_text())
     assert doc["summary"]["errors"] == 12 and doc["summary"]["failed"] == 0
@@ -130,7 +132,7 @@ def test_a_crash_in_the_command_itself_is_one_clear_error_and_exit_2():
 
 def test_an_internal_error_never_shows_the_key(tmp_path):
     """An exception's message may carry anything, the key included: it is redacted like every result."""
-    leak = ("import infercheck._engine as m\n"
+    leak = ("import infercheck.engine.runner as m\n"
             "m.Runner.evaluate = lambda self, item: (_ for _ in ()).throw(RuntimeError('with ' + self.target.api_key))")
     out = tmp_path / "r.json"
     with served("--api-key", "sk-internal-zzz") as port:

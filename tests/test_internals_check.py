@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from infercheck import _checks
-from infercheck._cases import Case
-from infercheck._exchange import Exchange, Request, Response
+from infercheck import registry
+from infercheck.checks import base as _checks
+from infercheck.contract.cases import Case
+from infercheck.wire.exchange import Exchange, Request, Response
 
-CHECK = _checks.registry()["no-internals-leaked"]
+CHECK = registry()["no-internals-leaked"]
 CASE = Case("c", "d", "completions", "POST", "/completions", body={})
 
 

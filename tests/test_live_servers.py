@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from infercheck import _schemas
+from infercheck.contract import schemas as _schemas
 
 LIVE = os.environ.get("INFERCHECK_LIVE_RESULTS")
 pytestmark = pytest.mark.skipif(not LIVE, reason="INFERCHECK_LIVE_RESULTS is not set: no live job ran")

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from infercheck import _metrics, embedded, resolve, run
-from infercheck._exchange import Exchange, Request, Response
-from infercheck._sse import decode
+from infercheck import embedded, resolve, run
+from infercheck.wire import metrics as _metrics
+from infercheck.wire.exchange import Exchange, Request, Response
+from infercheck.wire.sse import decode
 
 
 def streamed(events: list[object], times: list[float], *, elapsed: float = 1.0) -> Exchange:
@@ -104,7 +105,7 @@ def test_injected_latency_is_never_undercut_and_reaches_the_figures():
     """The reference endpoint holds tokens back to its schedule; the figures see at least that much. (How close
     they come is benchmarks/latency.py's to measure, not a timed unit test's.)"""
     with embedded(ttft_ms=30, itl_ms=5) as url:
-        runner = run(resolve(url), concurrency=4)
+        runner = run(resolve(url), concurrency=4, suites=False)
     figures = runner.metrics()
     assert figures["ttft_ms"]["n"] >= 5 and figures["itl_ms"]["n"] >= 5
     assert figures["ttft_ms"]["p50"] >= 30 and figures["e2e_ms"]["p50"] >= 30

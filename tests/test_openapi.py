@@ -13,7 +13,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from schemathesis import GenerationMode
 
-from infercheck import _openapi, embedded
+from infercheck import embedded
+from infercheck.contract import openapi as _openapi
 from infercheck.serve import _responses, _tools
 
 

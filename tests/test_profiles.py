@@ -10,9 +10,9 @@ from collections import Counter
 import pytest
 
 from infercheck import Outcome, embedded, registry, resolve, run
-from infercheck._cases import by_id
-from infercheck._checks import Context, evaluate
-from infercheck._profiles import ProfileError, load, names
+from infercheck.contract.cases import by_id
+from infercheck.checks.base import Context, evaluate
+from infercheck.contract.profiles import ProfileError, load, names
 from infercheck.serve import DEFAULT_MODEL
 
 from .conftest import ROOT, SHARED
@@ -24,7 +24,7 @@ REQUIRED = {"openai", "vllm", "tgi", "llamacpp", "llama-cpp-python", "transforme
 
 def _run(*faults: str, profile: str):
     with embedded(faults=faults, api_key=KEY) as url:
-        return run(resolve(url, api_key=KEY, model=DEFAULT_MODEL), profile=profile).results
+        return run(resolve(url, api_key=KEY, model=DEFAULT_MODEL), profile=profile, suites=False).results
 
 
 def test_the_required_profiles_exist_and_name_real_checks_with_evidence():
@@ -189,8 +189,8 @@ def test_tgi_plain_text_deserialize_errors_are_deviations_under_tgi_only():
 
     with embedded(faults=("tgi-deserialize-text",)) as url:
         target = resolve(url.removesuffix("/v1") + "/models/text-generation", api="hf", task="text-generation")
-        strict = run(target, profile="strict").results
-        tgi = run(target, profile="tgi").results
+        strict = run(target, profile="strict", suites=False).results
+        tgi = run(target, profile="tgi", suites=False).results
     failed = {(r.case, r.check) for r in strict if r.outcome is Outcome.FAILED}
     assert failed == {(c, k) for c in ("text-generation.input-not-inputs", "text-generation.inputs-wrong-type",
                                         "text-generation.empty-body") for k in ("content-type", "response-schema")}

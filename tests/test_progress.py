@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from rich.console import Console
 
-from infercheck._checks import Outcome, Result
+from infercheck.checks.base import Outcome, Result
 from infercheck._progress import RunProgress
 
 

@@ -14,9 +14,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infercheck import Outcome, _profiles, _properties, _schemas, embedded, resolve
-from infercheck._engine import Runner
-from infercheck._properties import ROUTES, Mutation, Property
+from infercheck import Outcome, embedded, resolve
+from infercheck.contract import profiles as _profiles
+from infercheck.generation import negative as _negative
+from infercheck.generation import positive as _positive
+from infercheck.generation import requests as _requests
+from infercheck.generation import routes as _routes
+from infercheck.engine import explore as _exploring
+from infercheck.contract import schemas as _schemas
+from infercheck.engine.runner import Runner
+from infercheck.generation.routes import ROUTES, Property
+from infercheck.generation.negative import Mutation
 
 MODEL = "infercheck-tiny"
 # derandomized: a generator property is checked on the same 150 requests every run, so CI never flakes
@@ -29,7 +37,7 @@ def test_positive_requests_are_valid_against_the_contract(route: str):
     contract = _schemas.validator(ROUTES[route].contract)
 
     @ENOUGH
-    @given(_properties.positive(route, MODEL))
+    @given(_positive.positive(route, MODEL))
     def check(body):
         assert body.get("model", MODEL) == MODEL and ("model" in body) == (ROUTES[route].api == "openai")
         assert not list(contract.iter_errors(body)), body
@@ -54,7 +62,7 @@ def test_strict_schemas_are_generated_closed_and_wholly_required(route: str):
     strict, json_object = [], []
 
     @ENOUGH
-    @given(_properties.positive(route, MODEL))
+    @given(_positive.positive(route, MODEL))
     def check(body):
         for schema, where in _strict_schemas(body):
             assert schema["additionalProperties"] is False and set(schema["required"]) == set(schema["properties"])
@@ -74,12 +82,12 @@ def test_negative_requests_break_the_contract_where_they_say(route: str):
     kinds = set()
 
     @ENOUGH
-    @given(_properties.negative(route, MODEL))
+    @given(_negative.negative(route, MODEL))
     def check(drawn):
         body, mutation, _ = drawn
         kinds.add(mutation.kind)
         assert list(contract.iter_errors(body)), (body, mutation)
-        assert _properties.breaks(route, body, mutation)
+        assert _negative.breaks(route, body, mutation)
 
     check()
     # task payloads keep their ranges in optional parameters, which a short search may not reach; the tool and
@@ -92,19 +100,19 @@ def test_negative_requests_break_the_contract_where_they_say(route: str):
 
 def test_a_profile_lacking_a_feature_takes_it_out_of_the_requests():
     llamacpp = _profiles.load("llamacpp")  # documents no n
-    assert "n" not in _properties.positive_schema("completions", MODEL, llamacpp.unsupported)["properties"]
-    assert "n" in _properties.positive_schema("completions", MODEL)["properties"]
+    assert "n" not in _positive.positive_schema("completions", MODEL, llamacpp.unsupported)["properties"]
+    assert "n" in _positive.positive_schema("completions", MODEL)["properties"]
 
 
 def test_sites_reach_required_fields_ranges_enums_and_message_fields():
-    chat = {site.path: site for site in _properties.sites("chat")}
+    chat = {site.path: site for site in _negative.sites("chat")}
     assert chat[("model",)].required and chat[("messages",)].required
     assert chat[("messages", 0, "role")].required
-    assert any(m.kind == "unknown-enum" for m in _properties.mutations(chat[("messages", 0, "role")]))
-    assert any(m.kind == "unknown-enum" for m in _properties.mutations(chat[("response_format", "type")]))
-    temperature = _properties.mutations(chat[("temperature",)])
+    assert any(m.kind == "unknown-enum" for m in _negative.mutations(chat[("messages", 0, "role")]))
+    assert any(m.kind == "unknown-enum" for m in _negative.mutations(chat[("response_format", "type")]))
+    temperature = _negative.mutations(chat[("temperature",)])
     assert {m.value for m in temperature if m.kind == "out-of-range"} == {-0.5, 2.5}
-    n = _properties.mutations(chat[("n",)])
+    n = _negative.mutations(chat[("n",)])
     assert {m.value for m in n if m.kind == "out-of-range"} == {0}  # never 129: a lenient server would pay
 
 
@@ -128,7 +136,7 @@ def _explore(prop: Property, *faults: str, examples: int = 20, seed: int = 4, ma
         else:
             target = resolve(url)
         runner = Runner(target, profile=_profiles.load("strict"), max_requests=max_requests)
-        found = _properties.run(runner, prop, base=settings(), max_examples=examples, seed=seed)
+        found = _exploring.run(runner, prop, base=settings(), max_examples=examples, seed=seed)
         return found, runner
 
 
@@ -142,7 +150,7 @@ def _body(result) -> dict:
     return json.loads(words[words.index("--data-raw") + 1])
 
 
-@pytest.mark.parametrize("prop", _properties.properties(), ids=str)
+@pytest.mark.parametrize("prop", _routes.properties(), ids=str)
 def test_the_clean_endpoint_passes_every_property(prop: Property):
     found, runner = _explore(prop, seed=11)
     assert found.failures == [] and found.skipped is None
@@ -191,7 +199,7 @@ def test_the_tool_format_and_responses_suites_catch_their_faults(route: str, pol
         body = _body(result)
         assert f"/v1{ROUTES[route].path} " in result.curl
         if polarity == "positive":
-            assert _properties.servable(route)(body) and body["model"] == MODEL
+            assert _positive.servable(route)(body) and body["model"] == MODEL
         else:  # the violation is in the suite's own fields
             fields = ROUTES[route].fields or _schemas.schema(ROUTES[route].contract)["properties"]
             assert _broken(result.case) in fields
@@ -263,14 +271,14 @@ def test_no_budget_left_skips_the_property():
 def test_a_profile_that_lacks_the_route_skips_it():
     with embedded() as url:
         runner = Runner(resolve(url), profile=_profiles.load("tgi"))
-        found = _properties.run(runner, Property("embeddings", "positive"), base=settings(), max_examples=5)
+        found = _exploring.run(runner, Property("embeddings", "positive"), base=settings(), max_examples=5)
     assert found.skipped and "embeddings" in found.skipped and found.requests == 0
 
 
 def test_a_profile_of_ones_own_without_tools_skips_the_tool_suites_and_cases(tmp_path):
     """A deployment that serves no tools on purpose (vLLM without --enable-auto-tool-choice, llama-server without
     --jinja) says so in a profile of its own: the tool suites and the tool cases are then not sent."""
-    from infercheck._cases import load
+    from infercheck.contract.cases import load
 
     ours = tmp_path / "ours.toml"
     ours.write_text('name = "ours"\ntitle = "ours"\ndescription = "no tools"\nextends = "openai"\n'
@@ -278,7 +286,7 @@ def test_a_profile_of_ones_own_without_tools_skips_the_tool_suites_and_cases(tmp
     profile = _profiles.load(str(ours))
     with embedded() as url:
         runner = Runner(resolve(url), profile=profile)
-        found = _properties.run_all(runner, [Property("chat-tools", "positive"), Property("chat-tools", "negative")],
+        found = _exploring.run_all(runner, [Property("chat-tools", "positive"), Property("chat-tools", "negative")],
                                     base=settings(), max_examples=5)
         tool_cases = [c for c in load("openai") if c.feature == "tools"]
         runner.execute(tool_cases)
@@ -296,15 +304,15 @@ def test_the_same_seed_sends_the_same_requests():
 
 
 def test_a_generated_stream_is_checked_as_a_stream():
-    case = _properties.case_for(Property("chat", "positive"), {"model": MODEL, "stream": True})
+    case = _requests.case_for(Property("chat", "positive"), {"model": MODEL, "stream": True})
     assert case.stream and case.schema is None and case.chunk_schema == "openai/chat-chunk.json"
-    negative = _properties.case_for(Property("chat", "negative"), {"stream": True},
+    negative = _requests.case_for(Property("chat", "negative"), {"stream": True},
                                     Mutation("missing", ("model",)))
     assert not negative.stream and negative.status == ("4xx",)
     assert negative.id == "property.chat.negative[$.model removed]"
 
 
-@given(st.sampled_from(_properties.properties()))
+@given(st.sampled_from(_routes.properties()))
 @settings(max_examples=6, database=None)
 def test_property_ids_name_route_and_polarity(prop):
     route, polarity = prop.id.split(".")
@@ -346,7 +354,7 @@ def test_a_transport_failure_is_confirmed_before_it_is_kept_and_shrunk():
 
 def test_a_wrong_type_is_a_json_type_the_field_does_not_allow():
     """12345 in an integer field is out of range, not a wrong type: each mutation is labelled by what it breaks."""
-    by_field = {site.path: _properties.mutations(site) for site in _properties.sites("completions")}
+    by_field = {site.path: _negative.mutations(site) for site in _negative.sites("completions")}
     logprobs = [m for m in by_field[("logprobs",)] if m.kind == "wrong-type"]
     assert logprobs and 12345 not in [m.value for m in logprobs]
     assert 12345 in [m.value for m in by_field[("model",)] if m.kind == "wrong-type"]  # a string field
@@ -365,18 +373,18 @@ def test_a_failure_the_unmutated_request_shares_is_not_blamed_on_the_violation()
 
 def test_numeric_fields_draw_their_boundaries():
     """A valid frequency_penalty of -1.0 answered 500 by a real server went unseen in 20 draws over [-2, 2]."""
-    assert _properties.boundaries({"type": ["number", "null"], "minimum": -2, "maximum": 2}) == [-2, 2, 0, 1, -1]
-    assert _properties.boundaries({"type": "integer", "minimum": 1, "maximum": 8}) == [1, 8]
-    assert _properties.boundaries({"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1}) == [1]
-    assert _properties.boundaries({"type": "string"}) == []
-    bodies = _draws(_properties.positive("chat", MODEL), 300)
+    assert _positive.boundaries({"type": ["number", "null"], "minimum": -2, "maximum": 2}) == [-2, 2, 0, 1, -1]
+    assert _positive.boundaries({"type": "integer", "minimum": 1, "maximum": 8}) == [1, 8]
+    assert _positive.boundaries({"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1}) == [1]
+    assert _positive.boundaries({"type": "string"}) == []
+    bodies = _draws(_positive.positive("chat", MODEL), 300)
     assert any(b.get("frequency_penalty") == -2 for b in bodies) and any(b.get("temperature") == 0 for b in bodies)
 
 
 def test_chat_requests_bound_their_answer_with_either_documented_field():
     """max_completion_tokens is drawn as often as max_tokens (a server that ignores it is caught by max-tokens),
     and never both at once."""
-    bodies = _draws(_properties.positive("chat", MODEL), 200)
+    bodies = _draws(_positive.positive("chat", MODEL), 200)
     limits = [tuple(k for k in ("max_tokens", "max_completion_tokens") if k in b) for b in bodies]
     assert set(limits) == {("max_tokens",), ("max_completion_tokens",)}
 
@@ -401,9 +409,9 @@ def test_a_request_failure_both_suites_meet_is_reported_once():
     shrink to the same minimal request: the second report of it is dropped."""
     with embedded(faults=("validation-ignored", "status-201")) as url:
         runner = Runner(resolve(url), profile=_profiles.load("strict"))
-        positive = _properties.run(runner, Property("completions", "positive"), base=settings(), max_examples=10,
+        positive = _exploring.run(runner, Property("completions", "positive"), base=settings(), max_examples=10,
                                    seed=4)
-        negative = _properties.run(runner, Property("completions", "negative"), base=settings(), max_examples=10,
+        negative = _exploring.run(runner, Property("completions", "negative"), base=settings(), max_examples=10,
                                    seed=4)
     assert positive.failures
     keys = [(r.case, r.check, r.curl) for r in runner.results if r.outcome is Outcome.FAILED]

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from infercheck import Exchange, Outcome, Request, Response, registry
-from infercheck._cases import by_id
-from infercheck._checks import Context, evaluate
+from infercheck.contract.cases import by_id
+from infercheck.checks.base import Context, evaluate
 
 from .conftest import ROOT
 

@@ -9,8 +9,9 @@ import json
 
 import httpx
 
-from infercheck import Exchange, Request, Response, _schemas, embedded
-from infercheck._answers import read
+from infercheck import Exchange, Request, Response, embedded
+from infercheck.contract import schemas as _schemas
+from infercheck.wire.answers import read
 
 STREAMS = 100
 BODY = {"model": "infercheck-tiny", "messages": [{"role": "user", "content": "Tell me a story."}], "max_tokens": 32,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from infercheck import _schemas
+from infercheck.contract import schemas as _schemas
 from infercheck.serve import create_app
 
 MEDIA = Path(__file__).resolve().parents[1] / "fixtures" / "hf" / "media"
@@ -86,7 +86,7 @@ def test_the_accept_verbatim_quirk_refuses_what_the_sagemaker_toolkit_refuses():
 
 
 def test_requests_carry_the_accept_header_real_clients_send():
-    from infercheck._target import Target
+    from infercheck.engine.target import Target
 
     # the openai client: Accept: application/json on every request, streams included
     assert Target("http://127.0.0.1:1/v1").headers(json_body=True) == {"Accept": "application/json",

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from infercheck import _schemas
+from infercheck.contract import schemas as _schemas
 
 from .conftest import ROOT
 

@@ -9,9 +9,9 @@ import subprocess
 import sys
 import time
 
-from infercheck._cases import by_id
-from infercheck._cases import load as load_cases
-from infercheck._gate import Gate
+from infercheck.contract.cases import by_id
+from infercheck.contract.cases import load as load_cases
+from infercheck.engine.gate import Gate
 from infercheck.serve import create_app
 
 from .test_engine import serve_app
@@ -167,12 +167,14 @@ def test_a_suite_sends_nothing_more_while_one_of_its_requests_awaits_its_confirm
     of the 20 drawn requests were sent, a deadline each (issue 14, benchmarks/hostile.py post-hang)."""
     from hypothesis import settings
 
-    from infercheck import _properties, embedded, resolve
-    from infercheck._engine import Runner
+    from infercheck import embedded, resolve
+    from infercheck.generation import routes as _routes
+    from infercheck.engine import explore as _exploring
+    from infercheck.engine.runner import Runner
 
     with embedded(faults=("post-hang",)) as url:
         runner = Runner(resolve(url, timeout=1), concurrency=8)
-        found = _properties.run_all(runner, [_properties.Property("embeddings", "positive")], base=settings(),
+        found = _exploring.run_all(runner, [_routes.Property("embeddings", "positive")], base=settings(),
                                     max_examples=20, seed=1)[0]
     assert found.requests <= 8, found.requests  # the first wave only
     assert runner.stats()["retried"] == 1  # one confirmation, alone; the others were not sent again

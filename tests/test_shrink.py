@@ -9,16 +9,23 @@ import time
 import pytest
 from hypothesis import settings
 
-from infercheck import _profiles, _properties, _schemas, _shrink, embedded, resolve
-from infercheck import _gate
-from infercheck._engine import Runner
-from infercheck._properties import Property
+from infercheck import embedded, resolve
+from infercheck.contract import profiles as _profiles
+from infercheck.generation import requests as _requests
+from infercheck.generation import routes as _routes
+from infercheck.engine import explore as _exploring
+from infercheck.engine import sending as _sending
+from infercheck.contract import schemas as _schemas
+from infercheck.generation import shrink as _shrink
+from infercheck.engine import gate as _gate
+from infercheck.engine.runner import Runner
+from infercheck.generation.routes import Property
 
 MODEL = "infercheck-tiny"
 
 
 def _shrinker(route: str) -> tuple[_shrink.Shrinker, object]:
-    return _properties._shrinker(route, MODEL, ()), _schemas.validator(_properties.ROUTES[route].positive).is_valid
+    return _requests.shrinker(route, MODEL, ()), _schemas.validator(_routes.ROUTES[route].positive).is_valid
 
 
 def _shrink_until(route: str, body: dict, fails) -> dict:
@@ -92,7 +99,7 @@ def test_the_property_suites_send_up_to_the_concurrency_at_once_never_more(monke
     """Every drawn request of every suite is sent at once, ``--concurrency`` of them in flight (and so are the
     candidates of a shrinking wave): the endpoint answers each after 50 ms, so they overlap if they may."""
     flying, peak = 0, 0
-    real = _properties.send_async
+    real = _sending.send_async
 
     async def counted(*args, **kwargs):
         nonlocal flying, peak
@@ -104,10 +111,10 @@ def test_the_property_suites_send_up_to_the_concurrency_at_once_never_more(monke
         finally:
             flying -= 1
 
-    monkeypatch.setattr(_properties, "send_async", counted)
+    monkeypatch.setattr(_sending, "send_async", counted)
     with embedded(faults=faults, ttft_ms=50) as url:
         runner = Runner(resolve(url), concurrency=4, profile=_profiles.load("strict"))
-        found = _properties.run_all(runner, [Property("completions", "positive"), Property("chat", "positive")],
+        found = _exploring.run_all(runner, [Property("completions", "positive"), Property("chat", "positive")],
                                     base=settings(), max_examples=10, seed=4)
     assert peak == 4
     assert all(f.examples >= 10 for f in found)
@@ -119,7 +126,7 @@ def test_a_stream_cut_because_another_request_arrived_is_confirmed_alone_and_not
     streams are cut; each is confirmed with nothing else in flight, and that answer is the one judged."""
     with embedded(faults=("streams-cut-under-load",), itl_ms=2) as url:
         runner = Runner(resolve(url), concurrency=8, profile=_profiles.load("strict"))
-        found = _properties.run_all(runner, [Property("chat", "positive"), Property("completions", "positive")],
+        found = _exploring.run_all(runner, [Property("chat", "positive"), Property("completions", "positive")],
                                     base=settings(), max_examples=20, seed=4)
     assert [r.message for f in found for r in f.failures + f.errors] == []
     confirmed = [e for e in runner.generated if e.transient is not None]
@@ -156,7 +163,7 @@ def test_a_timeout_under_load_is_confirmed_alone_and_the_suites_narrow_their_con
 
     with serve_app(single_slot) as root:
         runner = Runner(resolve(root + "/v1", timeout=1.0), concurrency=8, profile=_profiles.load("strict"))
-        found = _properties.run(runner, Property("embeddings", "positive"), base=settings(), max_examples=16, seed=4)
+        found = _exploring.run(runner, Property("embeddings", "positive"), base=settings(), max_examples=16, seed=4)
     assert [r.message for r in found.failures + found.errors] == [] and not found.skipped
     confirmed = [e for e in runner.generated if (e.transient or "").startswith("timed out")]
     assert confirmed and all(e.response is not None and e.response.status == 200 for e in confirmed)

@@ -1,6 +1,6 @@
 """The SSE decoder follows the WHATWG rules that conformance checks depend on."""
 
-from infercheck._sse import decode
+from infercheck.wire.sse import decode
 
 
 def test_lf_events_and_done():

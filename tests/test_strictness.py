@@ -12,8 +12,8 @@ import json
 import pytest
 
 from infercheck import Outcome, registry
-from infercheck._checks import Context, evaluate
-from infercheck._profiles import load
+from infercheck.checks.base import Context, evaluate
+from infercheck.contract.profiles import load
 
 from .test_response_checks import _plain as _responses_plain
 from .test_response_checks import _response

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from infercheck import _schemas
-from infercheck._target import TargetError, embedded, resolve
-from infercheck._transport import Tls, TlsError
+from infercheck.contract import schemas as _schemas
+from infercheck.engine.target import TargetError, embedded, resolve
+from infercheck.wire.transport import Tls, TlsError
 
 from .conftest import ROOT
 from .test_cli import infercheck

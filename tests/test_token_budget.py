@@ -8,10 +8,10 @@ import json
 import pytest
 
 from infercheck import Exchange, Request, Response
-from infercheck._answers import generated
-from infercheck._cases import Case, reservation
-from infercheck._engine import Runner
-from infercheck._target import Target
+from infercheck.wire.answers import generated
+from infercheck.contract.cases import Case, reservation
+from infercheck.engine.runner import Runner
+from infercheck.engine.target import Target
 
 from .test_cli import infercheck
 
@@ -57,32 +57,33 @@ def test_an_answer_counts_what_it_says_else_its_text_events_else_its_reservation
 
 def test_the_ceiling_holds_reservations_until_the_answers_settle_them():
     runner = Runner(Target("http://x/v1"), max_tokens=100)
-    assert runner.spend(60) is None and runner.tokens_spent == 60
-    refused = runner.spend(50)
+    assert runner.budget.spend(60) is None and runner.tokens_spent == 60
+    refused = runner.budget.spend(50)
     assert refused == ("the token budget is spent (--max-tokens 100): its answer may generate up to 50 tokens, and "
                        "60 are generated or reserved")
-    runner.settle(60, _answer(200, b'{"usage": {"completion_tokens": 10}}'))
-    assert runner.tokens_spent == 10 and runner.spend(50) is None and runner.tokens_spent == 60
-    assert "nothing bounds the tokens" in runner.spend(None)
-    assert runner.spend(20, requests=3) is not None  # three copies at once: 60 more, past the ceiling
+    runner.budget.settle(60, _answer(200, b'{"usage": {"completion_tokens": 10}}'))
+    assert runner.tokens_spent == 10 and runner.budget.spend(50) is None and runner.tokens_spent == 60
+    assert "nothing bounds the tokens" in runner.budget.spend(None)
+    assert runner.budget.spend(20, requests=3) is not None  # three copies at once: 60 more, past the ceiling
     assert runner.requests_sent == 2
     unlimited = Runner(Target("http://x/v1"))
-    assert unlimited.spend(None) is None and unlimited.spend(10 ** 9) is None
-    assert runner.spend(0) is None  # what generates nothing is sent, spent budget or not
+    assert unlimited.budget.spend(None) is None and unlimited.budget.spend(10 ** 9) is None
+    assert runner.budget.spend(0) is None  # what generates nothing is sent, spent budget or not
 
 
 def test_across_cases_and_property_suites_the_count_never_passes_the_ceiling():
     from hypothesis import settings
 
-    from infercheck import _properties
-    from infercheck._engine import items
-    from infercheck._target import embedded, resolve
+    from infercheck.generation import routes as _routes
+    from infercheck.engine import explore as _exploring
+    from infercheck.engine.runner import items
+    from infercheck.engine.target import embedded, resolve
 
     for seed in (1, 2):
         with embedded() as url:
             runner = Runner(resolve(url), max_tokens=50)
             runner.execute(dict.fromkeys(i.case for i in items("openai")))
-            _properties.run_all(runner, _properties.properties(api="openai"), base=settings(), seed=seed)
+            _exploring.run_all(runner, _routes.properties(api="openai"), base=settings(), seed=seed)
         assert 0 < runner.tokens_spent <= 50, seed
         assert runner.stats()["completion_tokens"] <= runner.tokens_spent
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 import yaml
 
-from infercheck import _schemas
+from infercheck.contract import schemas as _schemas
 
 from .conftest import SHARED
 

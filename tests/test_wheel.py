@@ -33,7 +33,7 @@ def test_the_wheel_carries_its_data_and_runs_from_a_directory_of_its_own(tmp_pat
                               stdin=subprocess.DEVNULL)
 
     where = installed(str(venv / "bin" / "python"), "-c",
-                      "from infercheck._resources import data_dir; print(*(data_dir(n) for n in "
+                      "from infercheck.contract.data import data_dir; print(*(data_dir(n) for n in "
                       f"{DATA!r}), sep='\\n')")
     assert where.returncode == 0, where.stderr
     assert all(line.startswith(str(venv)) for line in where.stdout.split()), where.stdout

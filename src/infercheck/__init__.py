@@ -5,11 +5,13 @@ The public API is small: register checks with :func:`check`, report through
 against a :class:`Target` without pytest.
 """
 
-from ._checks import Check, Context, Outcome, Result, check, deviate, fail, registry, skip
-from ._engine import Runner, run
-from ._exchange import Exchange, Request, Response
-from ._target import Target, TargetError, embedded, resolve
 from ._version import __version__
+from .checks.base import Check, Context, Outcome, Result, check, deviate, fail, skip
+from .checks.catalog import registry
+from .engine.runner import Runner
+from .engine.session import run
+from .engine.target import Target, TargetError, embedded, resolve
+from .wire.exchange import Exchange, Request, Response
 
 __all__ = [
     "Check", "Context", "Exchange", "Outcome", "Request", "Response", "Result", "Runner", "Target",

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import _config
-from ._outputs import comparison
+from . import _config, _settings
+from .reports import comparison
 
 # `infercheck compare` without a file: the embedded endpoint against itself under two planted faults
 DEMO_TARGETS: dict[str, dict[str, Any]] = {
@@ -35,11 +35,7 @@ DEMO_TARGETS: dict[str, dict[str, Any]] = {
     "fault-completion-message": {"fault": ["completion-message", "error-flat"]},
 }
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
-_OPTIONS = {"base_url": "--base-url", "model": "--model", "profile": "--profile", "api": "--api", "task": "--task",
-            "timeout": "--timeout", "concurrency": "--concurrency", "max_requests": "--max-requests", "max_tokens": "--max-tokens",
-            "max_examples": "--max-examples", "load_wait": "--load-wait", "max_body": "--max-body",
-            "max_events": "--max-events", "max_retries": "--max-retries", "breaker": "--breaker",
-            "ca_bundle": "--ca-bundle"}
+
 
 
 @dataclass
@@ -73,15 +69,19 @@ def command(target: Target, json_path: Path, seed: int, *, python: str = sys.exe
     """The child ``infercheck run`` of a target, and its environment (the key only there)."""
     options = {k: _config.resolve(v, f"targets.{target.name}.{k}") for k, v in target.options.items()}
     args = [python, "-m", "infercheck.cli", "run", "--json", str(json_path), "--seed", str(seed)]
-    for key, flag in _OPTIONS.items():
-        if options.get(key) is not None:
-            args += [flag, str(options[key])]
-    if options.get("insecure"):
-        args.append("--insecure")
-    for fault in options.get("fault", []):
-        args += ["--fault", fault]
+    for setting in _settings.where(_settings.TARGET):
+        value = options.get(setting.name)
+        if value is None or setting.name == "api_key":  # the key goes by the environment, never a command line
+            continue
+        if setting.kind is _settings.BOOLEAN:
+            args += [setting.flag] if value else []
+        elif setting.kind is _settings.STRINGS:
+            args += [part for item in value for part in (setting.flag, item)]
+        else:
+            args += [setting.flag, str(value)]
+    keys = _settings.SETTINGS["api_key"].envvars
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("INFERCHECK_", "OPENAI_")) and k not in ("HF_TOKEN", "PYTEST_ADDOPTS")}
+           if not k.startswith(("INFERCHECK_", "OPENAI_")) and k not in (*keys, "PYTEST_ADDOPTS")}
     env["INFERCHECK_CONFIG"] = ""  # the child reads no configuration file: this target's options are all it has
     env["NO_COLOR"] = "1"
     if options.get("api_key"):

@@ -17,26 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import _settings
+
 FILE, PYPROJECT = "infercheck.toml", "pyproject.toml"
 
-# key: (type, what is expected). Numbers must be positive.
-_STR, _POS_INT, _POS_NUM, _NUM, _INT, _STRS = "string", "positive integer", "positive number", "number >= 0", \
-    "integer", "list of strings"
-_COUNT, _SIZE, _BOOL = "integer >= 0", "size (bytes, or a string such as \"8MiB\")", "boolean (true or false)"
-RUN_KEYS: dict[str, str] = {
-    "base_url": _STR, "api_key": _STR, "model": _STR, "profile": _STR, "api": _STR, "task": _STR,
-    "timeout": _POS_NUM, "concurrency": _POS_INT, "max_requests": _POS_INT, "max_examples": _POS_INT,
-    "max_tokens": _POS_INT, "seed": _INT, "hypothesis_profile": _STR, "load_wait": _NUM, "json": _STR, "junit": _STR, "allure": _STR,
-    "markdown": _STR, "html": _STR, "fail_on": _STR, "baseline": _STR, "write_baseline": _STR,
-    "max_body": _SIZE, "max_events": _POS_INT, "max_retries": _COUNT, "breaker": _COUNT, "shrink_budget": _STR,
-    "ca_bundle": _STR, "insecure": _BOOL,
-}
-TARGET_KEYS: dict[str, str] = {
-    "base_url": _STR, "api_key": _STR, "model": _STR, "profile": _STR, "api": _STR, "task": _STR,
-    "timeout": _POS_NUM, "concurrency": _POS_INT, "max_requests": _POS_INT, "max_examples": _POS_INT,
-    "max_tokens": _POS_INT, "load_wait": _NUM, "fault": _STRS, "max_body": _SIZE, "max_events": _POS_INT, "max_retries": _COUNT,
-    "breaker": _COUNT, "ca_bundle": _STR, "insecure": _BOOL,
-}
+# the keys each part of the file may hold, from the one table of settings
+RUN_KEYS = {s.name: s for s in _settings.where(_settings.FILE)}
+TARGET_KEYS = {s.name: s for s in _settings.where(_settings.TARGET)}
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -102,29 +89,6 @@ def _line(text: str, key: str, table: str | None) -> int | None:
     return None
 
 
-def _check(value: Any, expected: str) -> bool:
-    if expected == _STR:
-        return isinstance(value, str)
-    if expected == _BOOL:
-        return isinstance(value, bool)
-    if expected == _STRS:
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    if expected == _SIZE and isinstance(value, str):
-        from ._transport import parse_size
-
-        try:
-            return parse_size(value) > 0
-        except ValueError:
-            return False
-    if expected in (_SIZE, _COUNT):
-        return isinstance(value, int) and not isinstance(value, bool) and (value > 0 or expected == _COUNT)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    if expected in (_POS_INT, _INT):
-        return isinstance(value, int) and (value > 0 or expected == _INT)
-    return value > 0 if expected == _POS_NUM else value >= 0
-
-
 def load(path: Path | str | None = None) -> Config:
     """The configuration in ``path`` (default: the file ``find`` finds; none: an empty configuration)."""
     path = Path(path) if path is not None else find()
@@ -156,8 +120,8 @@ def load(path: Path | str | None = None) -> Config:
             continue
         if key not in RUN_KEYS:
             raise bad(key, prefix or None, f"unknown key; expected one of {', '.join(RUN_KEYS)}, or [targets.NAME]")
-        if not _check(value, RUN_KEYS[key]):
-            raise bad(key, prefix or None, f"expected a {RUN_KEYS[key]}, not {value!r}")
+        if not RUN_KEYS[key].kind.accepts(value):
+            raise bad(key, prefix or None, f"expected a {RUN_KEYS[key].kind.words}, not {value!r}")
         config.run[key] = value
     targets = doc.get("targets", {})
     if not isinstance(targets, dict):
@@ -171,7 +135,7 @@ def load(path: Path | str | None = None) -> Config:
         for key, value in table.items():
             if key not in TARGET_KEYS:
                 raise bad(key, where, f"unknown key; expected one of {', '.join(TARGET_KEYS)}")
-            if not _check(value, TARGET_KEYS[key]):
-                raise bad(key, where, f"expected a {TARGET_KEYS[key]}, not {value!r}")
+            if not TARGET_KEYS[key].kind.accepts(value):
+                raise bad(key, where, f"expected a {TARGET_KEYS[key].kind.words}, not {value!r}")
         config.targets[name] = dict(table)
     return config

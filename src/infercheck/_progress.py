@@ -12,7 +12,9 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ._checks import Outcome
+from .checks.base import Outcome
+from .contract import cases as _cases
+from .generation.requests import DEFAULT_MAX_EXAMPLES, cost
 
 DELAY = 2.0  # seconds before the bar appears: a quick run needs none
 
@@ -52,3 +54,10 @@ class RunProgress:
             while not self._stop.wait(0.2):
                 sent, failures = self.counts()
                 progress.update(task, completed=sent, total=max(self.planned, sent), failures=failures)
+
+
+def planned(api: str, max_examples: int | None) -> int:
+    """At most how many requests a run sends (the cases, and the property suites at their default size)."""
+    cases = _cases.cost(_cases.load(api))["requests"] if api == "openai" else len(_cases.load(api))
+    generated = cost(max_examples or DEFAULT_MAX_EXAMPLES)["requests"] if api == "openai" else 0
+    return cases + generated

@@ -1,6 +1,6 @@
 """Fault modes of the reference endpoint: one planted contract violation each.
 
-Every built-in check must catch at least one of these; ``tests/test_faults.py``
+Every built-in check must catch at least one of these; ``tests/checks/test_faults.py``
 holds the map from fault to the checks that must fail, and proves it.
 
 ``QUIRKS`` are the opposite: legal variations (SSE comments, CRLF line ends...)

@@ -13,18 +13,17 @@ import binascii
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .. import _media, _schemas
+from ..contract import media as _media
+from ..contract import schemas as _schemas
 from . import _generator as gen
+from ._endpoint import ApiError, Endpoint
 from ._tasks import AUDIO_TASKS, BINARY_TASKS, TASKS, TaskError, Tasks
-
-if TYPE_CHECKING:
-    from ._app import _Endpoint
 
 LOADING_S = 0.3  # how long the ``loading`` quirk keeps answering 503
 MAX_TOTAL_TOKENS = 2048
@@ -33,7 +32,7 @@ MAX_STOP_SEQUENCES = 4
 
 
 class Native:
-    def __init__(self, endpoint: _Endpoint, task: str | None = None):
+    def __init__(self, endpoint: Endpoint, task: str | None = None):
         self.endpoint, self.faults, self.task = endpoint, endpoint.faults, task
         self.tasks = Tasks(endpoint.faults)
         self.first_request: float | None = None
@@ -59,8 +58,6 @@ class Native:
 
     def gate(self, request: Request) -> None:
         """Authentication and model loading, before the payload is read."""
-        from ._app import ApiError
-
         try:
             self.endpoint.authorize(request)
         except ApiError as exc:

@@ -18,7 +18,6 @@ import json
 import time
 from typing import Any
 
-
 _SPIN = 0.002  # seconds before a moment when sleeping gives way to yielding
 
 

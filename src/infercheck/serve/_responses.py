@@ -1,7 +1,7 @@
 """The reference endpoint's Responses API: ``POST /v1/responses`` (plain or streamed) and
 ``GET /v1/responses/{id}``, as OpenAI's ``openapi.yaml`` describes them, with the Responses faults planted.
 
-A request is answered as the chat completion it amounts to (serve/_app.py): ``instructions`` and the ``input`` items
+A request is answered as the chat completion it amounts to (serve/_openai.py): ``instructions`` and the ``input`` items
 make the prompt, function ``tools`` and ``tool_choice`` decide the calls (serve/_tools.py), and ``text.format`` the
 structured output (serve/_formats.py). The answer is one ``message`` item, or one ``function_call`` item per call.
 A stream is the sequence of events OpenAI sends, each named by its type (``event:``) and numbered
@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -25,17 +25,15 @@ from starlette.routing import Route
 
 from . import _formats, _tools
 from . import _generator as gen
+from ._endpoint import MAX_OUTPUT_TOKENS, ApiError, Endpoint, check_context, check_output
 from ._tools import PIECE
-
-if TYPE_CHECKING:
-    from ._app import _Endpoint
 
 STORED = 256  # responses kept for GET /v1/responses/{id}: the oldest is dropped first
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 
 
 class Responses:
-    def __init__(self, endpoint: _Endpoint):
+    def __init__(self, endpoint: Endpoint):
         self.endpoint, self.faults = endpoint, endpoint.faults
         self.stored: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
@@ -44,8 +42,6 @@ class Responses:
                 Route("/v1/responses/{response_id}", self.retrieve, methods=["GET"])]
 
     async def create(self, request: Request) -> Response:
-        from ._app import MAX_OUTPUT_TOKENS, ApiError, _check_context, _check_output
-
         endpoint = self.endpoint
         body = await endpoint.parse(request, "openai/response-request.json")
         chat = as_chat(body)
@@ -54,10 +50,10 @@ class Responses:
         except _tools.ToolError as exc:
             raise ApiError(400, f"Invalid request: {exc}", param=exc.param, code="invalid_value") from None
         limit = body.get("max_output_tokens")
-        _check_output(limit, "max_output_tokens")
+        check_output(limit, "max_output_tokens")
         prompt = "\n".join(f"{m['role']}: {m['content']}" for m in chat["messages"])
         prompt_tokens = gen.count_tokens(prompt) + 3 * len(chat["messages"])
-        _check_context(prompt_tokens, limit or 0, "input")
+        check_context(prompt_tokens, limit or 0, "input")
         if limit is None:
             limit = min(MAX_OUTPUT_TOKENS, gen.CONTEXT_LENGTH - prompt_tokens)
         if _tools.chosen(chat, self.faults):
@@ -77,8 +73,6 @@ class Responses:
         return endpoint.json(response, post=True)
 
     async def retrieve(self, request: Request) -> Response:
-        from ._app import ApiError
-
         self.endpoint.authorize(request)
         found = self.stored.get(request.path_params["response_id"])
         if found is None or "responses-not-stored" in self.faults:

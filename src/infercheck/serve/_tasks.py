@@ -12,7 +12,7 @@ import random
 import re
 from typing import Any
 
-from .._tasks import TASKS, AUDIO_TASKS, IMAGE_TASKS, BINARY_TASKS  # noqa: F401  (re-exported)
+from ..contract.tasks import AUDIO_TASKS, BINARY_TASKS, IMAGE_TASKS, TASKS  # noqa: F401  (re-exported)
 from . import _generator as gen
 
 LABELS = {
@@ -178,7 +178,7 @@ class Tasks:
     # -- audio and images (``inputs`` are the decoded bytes) -----------------------------------------
 
     def automatic_speech_recognition(self, audio: bytes, params: dict[str, Any], body: dict[str, Any]) -> Any:
-        from .._media import audio_duration
+        from ..contract.media import audio_duration
 
         duration = audio_duration(audio) or 1.0
         words = gen.generate(hashlib.sha256(audio).hexdigest(), max_tokens=6, temperature=0).tokens
@@ -199,7 +199,7 @@ class Tasks:
                            params.get("function_to_apply"))
 
     def object_detection(self, image: bytes, params: dict[str, Any], body: dict[str, Any]) -> Any:
-        from .._media import image_size
+        from ..contract.media import image_size
 
         width, height = image_size(image) or (1, 1)
         threshold = params.get("threshold", 0.5)
