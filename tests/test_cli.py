@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from infercheck.contract import schemas as _schemas
 
-from .conftest import ROOT
-
-from .test_engine import Recorder, serve
-
-INFERCHECK = [sys.executable, "-m", "infercheck.cli"]
-
-
-def infercheck(*args: str, env: dict[str, str] | None = None, command: list[str] = INFERCHECK
-               ) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "INFERCHECK_", "HF_"))}
-    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=120,
-                          env={**clean, **(env or {})}, stdin=subprocess.DEVNULL)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .support import ROOT, Recorder, free_port, infercheck, serve, served
 
 
 def test_embedded_default_is_conformant(tmp_path):
@@ -98,23 +73,6 @@ def test_a_target_answering_garbage_is_a_clear_error():
     assert "did not list any model" in proc.stderr and "Traceback" not in proc.stderr
 
 
-@contextlib.contextmanager
-def served(*args: str) -> Iterator[int]:
-    """`infercheck serve ARGS` on a free port, as a user starts it; yields the port once it answers."""
-    port = free_port()
-    server = subprocess.Popen([*INFERCHECK, "serve", "--port", str(port), *args],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        yield port
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def test_live_server_with_key_key_never_printed(tmp_path):

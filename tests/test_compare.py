@@ -14,8 +14,7 @@ import pytest
 from infercheck import _config
 from infercheck._compare import Target, schedule
 
-from .conftest import ROOT
-from .test_cli import infercheck, served
+from .support import ROOT, infercheck, served
 
 CANARY = "sk-canary-targets-4b8e2f71c9"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -158,8 +157,8 @@ def test_placeholders_resolve_from_the_environment(monkeypatch):
 def test_compare_takes_its_targets_from_the_configuration_file(tmp_path):
     import subprocess
 
-    from .test_cli import INFERCHECK
-    from .test_config import _clean_env
+    from .support import INFERCHECK
+    from .support import clean_env as _clean_env
 
     (tmp_path / "infercheck.toml").write_text('max_requests = 5\n\n[targets.plain]\nmax_examples = 2\n\n'
                                               '[targets.broken]\nfault = ["status-201"]\nmax_examples = 2\n')

@@ -11,7 +11,8 @@ import pytest
 from infercheck import _config
 from infercheck.contract.data import data_dir
 
-from .test_cli import INFERCHECK, infercheck
+from .support import INFERCHECK, infercheck
+from .support import clean_env as _clean_env
 
 
 def requests_sent(path) -> int:
@@ -36,10 +37,6 @@ def test_run_takes_the_file_under_the_environment_under_the_command_line(tmp_pat
     assert requests_sent(tmp_path / "default.json") > 14  # the default: no cap
 
 
-def _clean_env() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "INFERCHECK_", "HF_"))}
 
 
 def test_pyproject_tool_infercheck_is_read_and_infercheck_toml_wins(tmp_path):

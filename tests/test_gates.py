@@ -10,8 +10,7 @@ import pytest
 
 from infercheck.contract import schemas as _schemas
 
-from .conftest import ROOT
-from .test_cli import infercheck, served
+from .support import ROOT, infercheck, served
 
 
 def test_a_baseline_of_a_runs_own_failures_passes_it_and_one_more_fault_fails_it(tmp_path):
@@ -127,7 +126,7 @@ def test_an_error_quoting_what_the_target_answered_never_shows_the_key():
     """A target whose model list echoes the key: the one-line error quotes the start of its body."""
     from starlette.responses import PlainTextResponse
 
-    from .test_engine import Recorder, serve
+    from .support import Recorder, serve
 
     class Echo(Recorder):
         async def endpoint(self, request):

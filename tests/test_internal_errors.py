@@ -14,12 +14,12 @@ import sys
 import pytest
 
 from infercheck.checks import base as _checks
-from infercheck.reports import results as _report
 from infercheck.contract import schemas as _schemas
 from infercheck.contract.cases import Case
+from infercheck.reports import results as _report
 from infercheck.wire.exchange import Exchange, Request, Response
 
-from .test_cli import infercheck, served
+from .support import infercheck, served
 
 # Planted in infercheck's code: the only caller of _schemas.undocumented is the check undocumented-fields.
 IN_A_CHECK = "import infercheck.contract.schemas as m; m.undocumented = lambda *a: {}['planted']"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import ROOT
+from .support import ROOT
 
 SUITE = ROOT / "suites" / "test_openai.py"
 

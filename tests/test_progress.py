@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 from rich.console import Console
 
-from infercheck.checks.base import Outcome, Result
 from infercheck._progress import RunProgress
+from infercheck.checks.base import Outcome, Result
 
 
 def state(sent: int, failed: int) -> SimpleNamespace:

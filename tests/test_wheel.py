@@ -8,7 +8,7 @@ import subprocess
 import sys
 import zipfile
 
-from .conftest import ROOT
+from .support import ROOT
 
 DATA = ("schemas", "fixtures", "suites", "profiles")
 

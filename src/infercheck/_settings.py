@@ -196,7 +196,7 @@ _SETTINGS = (
             "or the hypothesis profile's]."),
     Setting("shrink_budget", SHRINK_BUDGET, "After a property suite's first failure, at most REQUESTS:SECONDS more "
             "of it (shrinking); 0 shrinks nothing.", DEFAULT_SHRINK_BUDGET, where=NO_TARGET,
-            shown_default=f"{DEFAULT_SHRINK_BUDGET[0]}:{DEFAULT_SHRINK_BUDGET[1]:g}"),
+            shown_default=f"{DEFAULT_SHRINK_BUDGET[0]}:{DEFAULT_SHRINK_BUDGET[1]:g}", metavar="REQUESTS:SECONDS"),
     Setting("seed", INTEGER, "Seed of the property suites, to repeat a run exactly [default: random, printed].",
             where=NO_TARGET),
     Setting("hypothesis_profile", STRING, "Hypothesis settings for the property suites: ci (derandomized) or "

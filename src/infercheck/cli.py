@@ -48,7 +48,7 @@ class _Parsed(click.ParamType):
     """A setting whose kind reads its own text (a size, a shrink budget)."""
 
     def __init__(self, setting: _settings.Setting):
-        self.setting, self.name = setting, setting.kind.words.split(" ")[0]
+        self.setting, self.name = setting, setting.kind.words.split(" ")[0]  # what --help shows: size, string
 
     def convert(self, value, param, ctx):
         if not isinstance(value, str):

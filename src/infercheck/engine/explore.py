@@ -49,11 +49,11 @@ async def run_all_async(runner: Runner, props: list[Property], *, base: Settings
                         shrink_budget: tuple[int, float] = DEFAULT_SHRINK_BUDGET,
                         sender: Sender | None = None) -> list[Exploration]:
     """Explore ``props`` at once against the runner's target, sending through ``sender`` (the cases may be sent
-    through it at the same time; default: one of the runner's own), within its circuit breaker and request budget. Each suite's requests are drawn up front
-    by hypothesis, one suite after another in a thread of their own (nothing is sent while drawing), and each suite
-    sends its requests as soon as they are drawn, ``--concurrency`` in flight across every suite, and so are the
-    waves that shrink their failures. The results are added to the runner's (in the order of ``props``), secrets
-    redacted."""
+    through it at the same time; default: one of the runner's own), within its circuit breaker and request budget.
+    Each suite's requests are drawn up front by hypothesis, one suite after another in a thread of their own (nothing
+    is sent while drawing), and each suite sends its requests as soon as they are drawn, ``--concurrency`` in flight
+    across every suite, and so are the waves that shrink their failures. The results are added to the runner's (in
+    the order of ``props``), secrets redacted."""
     props = list(dict.fromkeys(props))
     secrets = runner.target.secrets()
     done: dict[Property, Exploration] = {}

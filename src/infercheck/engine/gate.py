@@ -16,7 +16,9 @@ class Gate:
     failure) go before requests nothing waits for, so the run does not end on a chain of them with the endpoint
     idle. ``alone`` waits until nothing else is in flight and keeps it so: some servers cut a running stream when
     another request arrives, and a single-slot server queues requests until the last ones outlive their deadline,
-    so an answer missing under load is asked again with nothing else running before it is blamed. With ``idle`` it
+    so an answer missing under load is asked again with nothing else running before it is blamed. From the moment it
+    asks until the last ``alone`` waiting ends, every slot that frees is kept for them: none goes to another request
+    meanwhile. With ``idle`` it
     waits until nothing is in flight or waiting, holding no slot meanwhile (the copies of a case sent at once to see
     whether its streams survive each other: nothing waits for them, so they cost no draining of the others).
     ``narrow`` halves the width for the rest of the run (a server that answers alone what timed out under load
@@ -29,9 +31,10 @@ class Gate:
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []  # a heap: (rank, arrival, granted)
         self._arrivals = itertools.count()
         self._idle = asyncio.Event()
+        self._claims = 0  # `alone`s waiting or running: while there are any, no slot is handed to anyone else
 
     async def _acquire(self, rank: int) -> None:
-        if self._free and not self._waiting:
+        if self._free and not self._waiting and not self._claims:
             self._free -= 1
             return
         granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -44,12 +47,17 @@ class Gate:
             raise
 
     def _release(self) -> None:
-        while self._waiting:
+        self._free += 1
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Hand the free slots to the waiting requests, best rank and longest waiting first (none while an ``alone``
+        waits or runs)."""
+        while self._free and self._waiting and not self._claims:
             _, _, granted = heapq.heappop(self._waiting)
             if not granted.done():  # a cancelled waiter's is done
+                self._free -= 1
                 granted.set_result(None)
-                return
-        self._free += 1
         if self._free >= self.width:
             self._idle.set()
 
@@ -64,7 +72,7 @@ class Gate:
     @asynccontextmanager
     async def alone(self, *, idle: bool = False) -> AsyncIterator[None]:
         if idle:
-            while self._free < self.width or self._waiting:
+            while self._free < self.width or self._waiting or self._claims:
                 self._idle.clear()
                 await self._idle.wait()
             taken, self._free = self._free, 0  # every slot at once: nothing can come between
@@ -74,14 +82,20 @@ class Gate:
                 for _ in range(taken):
                     self._release()
             return
-        async with self.quiet:  # one at a time, to the end: a claim on every slot waits for no other
-            for _ in range(self.width):
-                await self._acquire(self.FIRST)
-            try:
-                yield
-            finally:
-                for _ in range(self.width):  # a narrowed gate keeps the difference, for good
-                    self._release()
+        self._claims += 1  # from now on every slot that frees is kept for the `alone`s
+        try:
+            async with self.quiet:  # one at a time, to the end
+                while self._free < self.width:
+                    self._idle.clear()
+                    await self._idle.wait()
+                self._free = 0
+                try:
+                    yield
+                finally:
+                    self._free = self.width  # a narrowed gate keeps the difference, for good
+        finally:
+            self._claims -= 1
+            self._dispatch()  # to the next `alone`, or once none waits, to the waiting requests
 
     def narrow(self) -> None:
         """Only while ``alone``: the slots it took and does not give back are gone."""

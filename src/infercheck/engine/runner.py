@@ -256,7 +256,8 @@ class Runner:
             "resent_after_wait": sum(e.retries for e in sent.values()),
             "waited_s": round(sum(e.waited for e in sent.values()), 3),
             "abandoned": sum(1 for e in {id(e): e for e in self.exchanges.values()}.values() if e.abandoned),
-            **({"max_tokens": self.max_tokens, "tokens_counted": self.budget.tokens} if self.max_tokens is not None else {}),
+            **({"max_tokens": self.max_tokens, "tokens_counted": self.budget.tokens} if self.max_tokens is not None
+               else {}),
         }
 
 

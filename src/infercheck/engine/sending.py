@@ -23,15 +23,16 @@ from ..wire import answers as _answers
 from ..wire.exchange import Exchange, Request
 from ..wire.transport import Bounds, confirm, lost, open_client, send_async, silent, timed_out
 from .gate import Gate
-from .limits import Breaker, Budget
+from .limits import Breaker, Budget, route_of
 
 
 class Lane:
     """The requests of one part of a run that answer for each other: the cases, or one property suite. While one of
     its requests awaits its confirmation, the lane sends nothing more: against an endpoint that answers nothing, its
     queued requests would otherwise each wait out the deadline before the confirmation settles the matter. Once one
-    of its requests went unanswered, the lane confirms no timeout more (that would cost the deadline again), and a
-    lane that ``stops`` (a property suite: a timeout is not shrunk) sends nothing more."""
+    of its requests went unanswered, the lane confirms no timeout more (that would cost the deadline again; nor does
+    any lane once a request to the same route timed out alone), and a lane that ``stops`` (a property suite: a timeout
+    is not shrunk) sends nothing more."""
 
     def __init__(self, *, stops: bool = False):
         self.stops = stops
@@ -50,6 +51,7 @@ class Sender:
                  confirming: bool = True):
         self.bounds, self.gate, self.budget, self.breaker, self.client = bounds, gate, budget, breaker, client
         self.confirming = confirming
+        self.hung: set[str] = set()  # routes a request timed out on with nothing else in flight (a confirmation)
 
     async def send(self, case: Case, request: Request, lane: Lane, *, rank: int = Gate.LATER,
                    refusal: Callable[[], str | None] | None = None) -> Exchange:
@@ -92,23 +94,32 @@ class Sender:
         """``exchange``, or when it is in doubt, the answer to its request sent again alone (see the module)."""
         loaded = self.gate.width > 1  # other requests could have been in flight
         ended = loaded and _answers.ended_early(exchange)
-        if not (lost(exchange) or (loaded and timed_out(exchange)) or ended):
+        if not (lost(exchange) or (loaded and timed_out(exchange)) or ended) or not self._worth(exchange, lane):
             return exchange
         lane.doubts += 1
         lane.settled.clear()
         try:
             async with self.gate.alone():
-                # not when the route was given up, nor a timeout once one of the lane's went unanswered (it would
-                # cost the deadline again, for an endpoint already shown to leave a request unanswered)
-                if self.breaker.why(exchange.request) is None and not (timed_out(exchange) and lane.unanswered):
+                if self._worth(exchange, lane):  # still, now that nothing else is in flight
                     first, exchange = exchange, await confirm(exchange, self.bounds, timeouts=True, ended=ended)
                     if timed_out(first) and not timed_out(exchange):
                         self.gate.narrow()
+                    elif timed_out(exchange):
+                        self.hung.add(route_of(exchange.request))
         finally:
             lane.doubts -= 1
             if not lane.doubts:
                 lane.settled.set()
         return exchange
+
+    def _worth(self, exchange: Exchange, lane: Lane) -> bool:
+        """Whether a doubt is worth confirming: not when its route was given up, nor a timeout once one of its lane's
+        went unanswered or one to its route timed out alone (it would cost the deadline again, for an endpoint already
+        shown to leave such a request unanswered)."""
+        if self.breaker.why(exchange.request) is not None:
+            return False
+        return not (timed_out(exchange) and (lane.unanswered is not None
+                                             or route_of(exchange.request) in self.hung))
 
     async def at_once(self, case: Case, request: Request, copies: int) -> tuple[Exchange, ...] | None:
         """``copies`` of ``request`` sent at once, each on a connection of its own, outside the gate (the caller

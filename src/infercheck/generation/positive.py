@@ -126,8 +126,8 @@ def strategy(node: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrategy[An
 def _present(fields: dict[str, Any]) -> dict[str, Any]:
     """The fields drawn present. A named function, as every function given to hypothesis here: hypothesis describes
     a lambda by parsing its module's source, which CPython 3.11 cannot do in two threads at once (SystemError: AST
-    constructor recursion depth mismatch); hypothesis runs on its own thread (``engine/explore.py``, ``_drawing``), and the fewer sources
-    it parses the better."""
+    constructor recursion depth mismatch); hypothesis runs on its own thread (``engine/explore.py``, ``_drawing``),
+    and the fewer sources it parses the better."""
     return {k: v for k, v in fields.items() if v is not _ABSENT}
 
 

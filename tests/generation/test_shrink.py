@@ -11,14 +11,14 @@ from hypothesis import settings
 
 from infercheck import embedded, resolve
 from infercheck.contract import profiles as _profiles
+from infercheck.contract import schemas as _schemas
+from infercheck.engine import explore as _exploring
+from infercheck.engine import gate as _gate
+from infercheck.engine import sending as _sending
+from infercheck.engine.runner import Runner
 from infercheck.generation import requests as _requests
 from infercheck.generation import routes as _routes
-from infercheck.engine import explore as _exploring
-from infercheck.engine import sending as _sending
-from infercheck.contract import schemas as _schemas
 from infercheck.generation import shrink as _shrink
-from infercheck.engine import gate as _gate
-from infercheck.engine.runner import Runner
 from infercheck.generation.routes import Property
 
 MODEL = "infercheck-tiny"
@@ -140,7 +140,7 @@ def test_a_timeout_under_load_is_confirmed_alone_and_the_suites_narrow_their_con
     confirmation would wait behind the abandoned ones.)"""
     from infercheck.serve import create_app
 
-    from .test_engine import serve_app
+    from ..support import serve_app
 
     app, slot = create_app(), asyncio.Lock()
     widths = []

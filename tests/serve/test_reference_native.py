@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -13,7 +12,9 @@ from starlette.testclient import TestClient
 from infercheck.contract import schemas as _schemas
 from infercheck.serve import create_app
 
-MEDIA = Path(__file__).resolve().parents[1] / "fixtures" / "hf" / "media"
+from ..support import ROOT
+
+MEDIA = ROOT / "fixtures" / "hf" / "media"
 PNG, FLAC = (MEDIA / "image.png").read_bytes(), (MEDIA / "speech.flac").read_bytes()
 
 

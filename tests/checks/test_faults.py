@@ -4,7 +4,7 @@ mapped to it here, every registered check is in the map, and the clean endpoint 
 Each run checks all three APIs of one endpoint: OpenAI-style (/v1), TGI (the root) and every Hugging Face
 task (/models/<task>).
 
-The runs use the `strict` profile, where nothing is a deviation (`tests/test_profiles.py` covers
+The runs use the `strict` profile, where nothing is a deviation (`tests/contract/test_profiles.py` covers
 what the other profiles allow).
 
 The runs use an API key, so that the authentication cases and ``key-not-echoed`` run too.
@@ -161,7 +161,7 @@ def test_every_check_has_a_fault_that_it_catches():
 
 
 def test_every_fault_is_in_the_map():
-    """The hostile behaviours are not contract violations of one check each: tests/test_hostile.py runs them."""
+    """The hostile behaviours are not contract violations of one check each: tests/wire/test_hostile.py runs them."""
     assert set(CATCHES) == set(FAULTS) - set(HOSTILE)
 
 
@@ -171,7 +171,7 @@ def test_the_clean_endpoint_passes_everything_with_no_deviation_and_no_skip():
     assert [r for r in results if r.outcome is not Outcome.PASSED] == []
 
 
-# rate-limited waits out Retry-After: 1, longer than these runs' --load-wait: tests/test_hostile.py runs it
+# rate-limited waits out Retry-After: 1, longer than these runs' --load-wait: tests/wire/test_hostile.py runs it
 @pytest.mark.parametrize("quirk", sorted(set(QUIRKS) - {"rate-limited"}))
 def test_legal_quirks_pass_everything(quirk: str):
     results = _run(quirk)
@@ -243,7 +243,7 @@ def test_each_task_endpoint_alone_catches_its_fault_and_passes_clean(task: str):
 
 
 def test_the_readme_counts_the_faults():
-    from .conftest import ROOT
+    from ..support import ROOT
 
     readme = (ROOT / "README.md").read_text()
     hf = [f for f in FAULTS if f.startswith(("hf-", "tgi-", "loading"))]

@@ -7,7 +7,6 @@ endpoint's shapes are the ones deployed servers send. The media fixtures are che
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import huggingface_hub as hub
 import pytest
@@ -15,8 +14,10 @@ import pytest
 from infercheck import embedded
 from infercheck.contract import media as _media
 
+from ..support import ROOT
+
 KEY = "hf_test_key_0123456789"
-MEDIA = Path(__file__).resolve().parents[1] / "fixtures" / "hf" / "media"
+MEDIA = ROOT / "fixtures" / "hf" / "media"
 
 
 @pytest.fixture(scope="module")

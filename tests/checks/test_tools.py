@@ -8,8 +8,8 @@ import json
 import pytest
 
 from infercheck import Exchange, Outcome, Request, Response, registry
-from infercheck.contract.cases import by_id
 from infercheck.checks.base import Context, evaluate
+from infercheck.contract.cases import by_id
 
 CTX = Context("http://h/v1", "m")
 TOOL_CHECKS = ("tool-call-shape", "tool-call-arguments", "tool-choice-honoured", "tool-finish-reason",

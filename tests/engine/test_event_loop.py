@@ -7,8 +7,8 @@ import asyncio
 from hypothesis import settings
 
 from infercheck import Outcome, resolve, run
-from infercheck.generation import routes as _routes
 from infercheck.engine import explore as _exploring
+from infercheck.generation import routes as _routes
 
 
 def test_resolve_run_and_the_property_suites_work_inside_a_running_event_loop(reference_url):

@@ -16,15 +16,15 @@ from hypothesis import strategies as st
 
 from infercheck import Outcome, embedded, resolve
 from infercheck.contract import profiles as _profiles
+from infercheck.contract import schemas as _schemas
+from infercheck.engine import explore as _exploring
+from infercheck.engine.runner import Runner
 from infercheck.generation import negative as _negative
 from infercheck.generation import positive as _positive
 from infercheck.generation import requests as _requests
 from infercheck.generation import routes as _routes
-from infercheck.engine import explore as _exploring
-from infercheck.contract import schemas as _schemas
-from infercheck.engine.runner import Runner
-from infercheck.generation.routes import ROUTES, Property
 from infercheck.generation.negative import Mutation
+from infercheck.generation.routes import ROUTES, Property
 
 MODEL = "infercheck-tiny"
 # derandomized: a generator property is checked on the same 150 requests every run, so CI never flakes

@@ -7,9 +7,9 @@ with the reason, and the test proves each exception is still needed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import functools
 import re
 from dataclasses import dataclass
 
@@ -18,7 +18,7 @@ import yaml
 
 from infercheck.contract import schemas as _schemas
 
-from .conftest import SHARED
+from ..support import SHARED
 
 OPENAPI = SHARED / "upstream" / "openai-openapi" / "openapi.yaml"
 if not OPENAPI.is_file():

@@ -1,6 +1,6 @@
 """The reference endpoint under load: 100 streamed chat completions at once all complete, each correct on its own.
 (Its speed beside a bare Starlette app is benchmarks/reference_load.py's to measure; schemathesis's fuzzing of it is
-tests/test_openapi.py.)"""
+tests/serve/test_openapi.py.)"""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .test_cli import infercheck
+from ..support import infercheck
 
 
 def test_a_run_becomes_a_page_with_a_row_per_check_and_the_evidence_of_each_failure(tmp_path):

@@ -8,12 +8,12 @@ import json
 import pytest
 
 from infercheck import Exchange, Request, Response
-from infercheck.wire.answers import generated
 from infercheck.contract.cases import Case, reservation
 from infercheck.engine.runner import Runner
 from infercheck.engine.target import Target
+from infercheck.wire.answers import generated
 
-from .test_cli import infercheck
+from ..support import infercheck
 
 URL = "http://x/v1/chat/completions"
 
@@ -74,10 +74,10 @@ def test_the_ceiling_holds_reservations_until_the_answers_settle_them():
 def test_across_cases_and_property_suites_the_count_never_passes_the_ceiling():
     from hypothesis import settings
 
-    from infercheck.generation import routes as _routes
     from infercheck.engine import explore as _exploring
     from infercheck.engine.runner import items
     from infercheck.engine.target import embedded, resolve
+    from infercheck.generation import routes as _routes
 
     for seed in (1, 2):
         with embedded() as url:

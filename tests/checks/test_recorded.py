@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from infercheck import Exchange, Outcome, Request, Response, registry
-from infercheck.contract.cases import by_id
+from infercheck import Outcome, registry
 from infercheck.checks.base import Context, evaluate
+from infercheck.contract.cases import by_id
 
-from .conftest import ROOT
+from ..support import ROOT
+from ..support import recorded as _exchange
 
 RECORDED = ROOT / "fixtures" / "openai" / "recorded"
 
 
-def _exchange(name: str | Path, case_id: str) -> Exchange:
-    """A recorded exchange, from ``fixtures/openai/recorded/`` (a name) or anywhere (a path)."""
-    data = json.loads((RECORDED / name).read_text())
-    req, resp = data["request"], data["response"]
-    request = Request(req["method"], "https://inference.example" + req["path"],
-                      {"Authorization": "Bearer 4279eecf-bb20-4c58-9745-f18fd1e764bb"},
-                      json.dumps(req["body"]).encode())
-    body = resp["body_text"].encode() if "body_text" in resp else json.dumps(resp["body"]).encode()  # a stream
-    response = Response(resp["status"], resp["headers"], body, 0.1)
-    return Exchange(case_id, request, response, stream=response.media_type == "text/event-stream")
 
 
 def test_the_flexai_documented_response_is_rejected_for_lacking_text():

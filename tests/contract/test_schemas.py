@@ -10,7 +10,7 @@ import pytest
 
 from infercheck.contract import schemas as _schemas
 
-from .conftest import ROOT
+from ..support import ROOT
 
 SCHEMA_FILES = sorted((ROOT / "schemas").rglob("*.json"))
 

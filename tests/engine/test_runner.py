@@ -4,59 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from infercheck import Outcome, Runner, Target, embedded, resolve, run
 from infercheck.checks import base as _checks
-from infercheck.wire.answers import read
-from infercheck.contract.cases import Case, by_id
 from infercheck.checks.catalog import registry
+from infercheck.contract.cases import Case, by_id
 from infercheck.engine.runner import Item, items
 from infercheck.engine.target import WRONG_KEY
+from infercheck.wire.answers import read
 
-
-class Recorder:
-    def __init__(self, delay: float):
-        self.delay, self.in_flight, self.peak, self.seen = delay, 0, 0, []
-
-    async def endpoint(self, request):
-        self.in_flight += 1
-        self.peak = max(self.peak, self.in_flight)
-        self.seen.append(await request.body())
-        await asyncio.sleep(self.delay)
-        self.in_flight -= 1
-        return JSONResponse({})
-
-
-@contextmanager
-def serve(recorder: Recorder) -> Iterator[str]:
-    with serve_app(Starlette(routes=[Route("/v1/{path:path}", recorder.endpoint, methods=["GET", "POST"])])) as url:
-        yield url + "/v1"
-
-
-@contextmanager
-def serve_app(app) -> Iterator[str]:
-    """An ASGI app served on a free loopback port in a thread: its root URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        threading.Event().wait(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(5)
+from ..support import Recorder, serve, serve_app
 
 
 def _cases(count: int, same: bool = False) -> list[Case]:

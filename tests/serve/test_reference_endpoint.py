@@ -9,7 +9,6 @@ import httpx
 import openai
 import pytest
 
-
 MODEL = "infercheck-tiny"
 
 

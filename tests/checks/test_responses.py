@@ -9,8 +9,8 @@ import json
 import pytest
 
 from infercheck import Exchange, Outcome, Request, Response, registry
-from infercheck.contract.cases import by_id
 from infercheck.checks.base import Context, evaluate
+from infercheck.contract.cases import by_id
 
 CTX = Context("http://h/v1", "m")
 RESPONSE_CHECKS = sorted(c for c in registry() if c.startswith("response-") and c != "response-schema")

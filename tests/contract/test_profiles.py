@@ -10,13 +10,13 @@ from collections import Counter
 import pytest
 
 from infercheck import Outcome, embedded, registry, resolve, run
-from infercheck.contract.cases import by_id
 from infercheck.checks.base import Context, evaluate
+from infercheck.contract.cases import by_id
 from infercheck.contract.profiles import ProfileError, load, names
 from infercheck.serve import DEFAULT_MODEL
 
-from .conftest import ROOT, SHARED
-from .test_recorded import _exchange
+from ..support import ROOT, SHARED
+from ..support import recorded as _exchange
 
 KEY = "sk-test-secret-0123"
 REQUIRED = {"openai", "vllm", "tgi", "llamacpp", "llama-cpp-python", "transformers-serve", "sagemaker", "flexai", "strict"}

@@ -22,7 +22,7 @@ from infercheck.contract import cases as _cases
 from infercheck.contract import schemas as _schemas
 from infercheck.contract.tasks import TASKS
 
-from .conftest import SHARED
+from ..support import SHARED
 
 HF = SHARED / "upstream" / "hf-tasks"
 TGI = SHARED / "upstream" / "tgi" / "openapi.json"

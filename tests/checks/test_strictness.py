@@ -15,9 +15,9 @@ from infercheck import Outcome, registry
 from infercheck.checks.base import Context, evaluate
 from infercheck.contract.profiles import load
 
-from .test_response_checks import _plain as _responses_plain
-from .test_response_checks import _response
-from .test_tool_checks import _call, _plain, _streamed
+from .test_responses import _plain as _responses_plain
+from .test_responses import _response
+from .test_tools import _call, _plain, _streamed
 
 CTX = Context("http://h/v1", "m")
 OPENAI, STRICT = load("openai"), load("strict")

@@ -14,7 +14,7 @@ from infercheck.contract.cases import load as load_cases
 from infercheck.engine.gate import Gate
 from infercheck.serve import create_app
 
-from .test_engine import serve_app
+from ..support import serve_app
 
 
 def _run(coro):
@@ -168,9 +168,9 @@ def test_a_suite_sends_nothing_more_while_one_of_its_requests_awaits_its_confirm
     from hypothesis import settings
 
     from infercheck import embedded, resolve
-    from infercheck.generation import routes as _routes
     from infercheck.engine import explore as _exploring
     from infercheck.engine.runner import Runner
+    from infercheck.generation import routes as _routes
 
     with embedded(faults=("post-hang",)) as url:
         runner = Runner(resolve(url, timeout=1), concurrency=8)

@@ -19,8 +19,7 @@ from infercheck.contract import schemas as _schemas
 from infercheck.engine.target import TargetError, embedded, resolve
 from infercheck.wire.transport import Tls, TlsError
 
-from .conftest import ROOT
-from .test_cli import infercheck
+from ..support import ROOT, infercheck
 
 
 @pytest.fixture(scope="module")
