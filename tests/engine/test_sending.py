@@ -10,7 +10,8 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from infercheck import Target, embedded, resolve
+from infercheck import Outcome, Target, embedded, registry, resolve
+from infercheck.checks.base import evaluate
 from infercheck.contract.cases import Case, by_id
 from infercheck.engine import sending as _sending
 from infercheck.engine.gate import Gate
@@ -48,13 +49,13 @@ def test_the_cases_and_the_suites_send_through_one_function(monkeypatch):
     assert all(id(e) in returned for e in sent), [e.case_id for e in sent if id(e) not in returned]
 
 
-def _slow_once(delay: float):
-    """An app whose first POST answers after ``delay`` seconds, and every later one at once."""
+def _slow_once(delay: float, times: int = 1):
+    """An app whose first ``times`` POSTs answer after ``delay`` seconds, and every later one at once."""
     seen = []
 
     async def answer(request):
         seen.append(request.url.path)
-        if len(seen) == 1:
+        if len(seen) <= times:
             await asyncio.sleep(delay)
         return JSONResponse({"object": "list", "data": []})
 
@@ -84,6 +85,17 @@ def test_a_case_that_times_out_under_load_is_confirmed_alone_and_the_gate_narrow
     assert exchange.transient == "timed out after 0.5s"
     assert width == 4
     assert runner.breaker.streaks.get("POST /v1/x") == 0  # the breaker counted the confirmed answer
+
+
+def test_a_case_that_times_out_alone_too_is_the_finding_said_in_those_words():
+    app, seen = _slow_once(3, times=2)
+    with serve_app(app) as root:
+        runner = Runner(Target(root + "/v1", model="m", timeout=0.5), concurrency=8)
+        runner.execute([_case()])
+    result = evaluate(registry()["status-code"], _case(), runner.exchanges["c"], runner.context)
+    assert len(seen) == 2 and result.outcome is Outcome.FAILED
+    assert result.message == ("no response: timed out after 0.5s under load, and again when sent alone with nothing "
+                              "else in flight: the endpoint cannot answer it in time")
 
 
 def test_without_confirmation_a_timeout_stands_as_it_came():

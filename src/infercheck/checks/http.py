@@ -52,7 +52,11 @@ def status_code(case: Case, ex: Exchange, ctx: Context) -> None:
         fail(f"not sent: {ex.error}", expected=list(case.status), received="not sent: the endpoint had stopped "
              "answering")
     if ex.response is None:
-        fail(f"no response: {ex.error}", expected=list(case.status), received=f"no response ({ex.error})")
+        alone = ""
+        if (ex.transient or "").startswith("timed out") and (ex.error or "").startswith("timed out"):
+            alone = (" under load, and again when sent alone with nothing else in flight: the endpoint cannot answer "
+                     "it in time")
+        fail(f"no response: {ex.error}{alone}", expected=list(case.status), received=f"no response ({ex.error})")
     if not case.accepts(ex.response.status):
         want = " or ".join(map(str, case.status))
         status = ex.response.status

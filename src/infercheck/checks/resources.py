@@ -137,6 +137,12 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
+def _carried(path: str, sent: str) -> bool:
+    """Whether ``path`` is what the request carried, which the answer may repeat: the very text, or a revision of it
+    (``transformers serve /srv/models/gemma`` names the model it serves ``/srv/models/gemma@main``)."""
+    return path in sent or any(path.startswith(m.group(0) + "@") for m in _PATH.finditer(sent))
+
+
 @check("no-internals-leaked", title="Answers and errors reveal no server internals: file paths, stack traces",
        severity="medium")
 def no_internals_leaked(case: Case, ex: Exchange, ctx: Context) -> None:
@@ -147,8 +153,7 @@ def no_internals_leaked(case: Case, ex: Exchange, ctx: Context) -> None:
         texts = list(_strings(doc)) if doc is not None else [ex.response.body.decode("utf-8", errors="replace")]
     sent = ex.request.url + (ex.request.body.decode("utf-8", errors="replace") if ex.request.body else "")
     traces = sorted({m.group(0) for t in texts for m in _TRACE.finditer(t)})
-    paths = sorted({m.group(0) for t in texts for m in _PATH.finditer(t)
-                    if m.group(0) not in sent})  # what the request carried, the answer may repeat
+    paths = sorted({m.group(0) for t in texts for m in _PATH.finditer(t) if not _carried(m.group(0), sent)})
     if traces or paths:
         what = (["a stack trace"] if traces else []) + ([f"file path(s) {', '.join(paths[:3])}"] if paths else [])
         fail(f"the {'error' if ex.response.status >= 400 else 'answer'} reveals {' and '.join(what)}",

@@ -57,6 +57,23 @@ def max_tokens(case: Case, ex: Exchange, ctx: Context) -> None:
              "was never reached, so whether it is enforced is unknown")
 
 
+@check("usage-counts-every-choice", title="usage.completion_tokens counts at least the tokens of every choice cut at "
+       "the limit", severity="high",
+       applies=lambda case: generation(case) and case.limit is not None and (not case.stream or include_usage(case)))
+def usage_counts_every_choice(case: Case, ex: Exchange, ctx: Context) -> None:
+    """A choice that ends 'length' generated exactly its limit (max_tokens is per choice), so the choices cut there
+    bound completion_tokens from below without a tokenizer (``max-tokens`` bounds it from above)."""
+    answer = answered(ex)
+    _, completion, _ = usage_numbers(answer)
+    cut = sorted(index for index, reasons in answer.finish.items() if reasons and reasons[-1] == "length")
+    bound = case.limit * len(cut)  # none cut: nothing is known without the model's tokenizer, and 0 holds
+    name = "max_completion_tokens" if "max_completion_tokens" in (case.body or {}) else "max_tokens"
+    if completion < bound:
+        fail(f"usage.completion_tokens is {completion}, but {len(cut)} choice(s) ended 'length' at {name}="
+             f"{case.limit} (choice(s) {', '.join(map(str, cut))}), so they generated {bound} tokens",
+             expected=f">= {bound}", received=completion, kind="under-count")
+
+
 @check("finish-reason-length", title="finish_reason is 'length' when generation is cut at the limit",
        severity="medium", applies=lambda case: plain(case) and case.n == 1 and "overrun" in case.tags)
 def finish_reason_length(case: Case, ex: Exchange, ctx: Context) -> None:

@@ -24,6 +24,7 @@ from ..wire import metrics as _metrics
 from ..wire.exchange import Exchange, Request
 from ..wire.transport import open_client
 from .gate import Gate
+from . import unserved as _unserved
 from .copies import send_copies
 from .limits import Breaker, Budget, request_key
 from .sending import Lane, Sender
@@ -91,6 +92,8 @@ class Runner:
         self.breaker = Breaker(self.target.breaker)
         self.cases_lane = Lane()  # the cases' requests: confirmed before they are blamed, one doubt at a time
         self._judged: dict[str, Result] = {}  # item id -> its result, evaluated ahead (judge_async)
+        self.unserved: dict[str, _unserved.Unserved] = {}  # route -> what shows the endpoint does not serve it
+        self._cases: dict[str, Case] = {}  # every case sent or not, by id (for the survey of the routes)
 
     @property
     def context(self) -> Context:
@@ -170,6 +173,8 @@ class Runner:
         sent."""
         wanted = _closure(cases)
         await self._send_cases(wanted, sender)
+        self._cases.update((case.id, case) for case in wanted)
+        self.unserved = _unserved.survey(self._cases.values(), self.exchanges)
         await self.judge_async(judge)
         await send_copies(wanted, self.exchanges, sender, self.concurrency, self.waits)
 
@@ -223,9 +228,10 @@ class Runner:
     def evaluate(self, item: Item) -> Result:
         if item.case.id not in self.exchanges:
             self.execute([item.case])
-        result = self._judged.pop(item.id, None) or _checks.evaluate(item.check, item.case,
-                                                                     self.exchanges[item.case.id], self.context,
+        exchange = self.exchanges[item.case.id]
+        result = self._judged.pop(item.id, None) or _checks.evaluate(item.check, item.case, exchange, self.context,
                                                                      self.profile)
+        result = _unserved.judge(result, exchange, self.unserved)
         if self.baseline is not None:
             result = self.baseline.apply(result)
         self.results.append(result)

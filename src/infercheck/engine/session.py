@@ -15,15 +15,17 @@ from typing import Any
 
 from hypothesis import settings as Settings
 
+from ..checks.base import Outcome
 from ..checks.baseline import Baseline
 from ..contract import profiles as _profiles
 from ..contract.profiles import Profile
-from ..generation.requests import DEFAULT_MAX_EXAMPLES, DEFAULT_SHRINK_BUDGET
+from ..generation.requests import DEFAULT_MAX_EXAMPLES, DEFAULT_SHRINK_BUDGET, case_for
 from ..generation.routes import ROUTES, Property, properties
 from ..wire import aio as _aio
 from . import explore as _explore
 from .runner import DEFAULT_CONCURRENCY, Item, Runner, items
 from .gate import Gate
+from .limits import route_of
 from .search import Exploration
 from .target import Target, selects
 
@@ -64,6 +66,19 @@ class Session:
             self.broken = explored[0]
             return
         self.explored.update(zip(suites, explored[0]))
+        for found in explored[0]:
+            self._unserved(found)
+
+    def _unserved(self, found: Exploration) -> None:
+        """A suite whose route the cases show not served is skipped with that reason, its failures with it."""
+        request = self.runner.request_for(case_for(found.prop, {}), b"{}")
+        missing = self.runner.unserved.get(route_of(request))
+        if missing is None:
+            return
+        for result in found.results:
+            if result.outcome is Outcome.FAILED:
+                result.outcome, result.message = Outcome.SKIPPED, missing.reason
+        found.skipped = missing.reason
 
     def exploration(self, prop: Property) -> Exploration:
         """What exploring ``prop`` found: explored now when the session's start did not (run outside a session)."""

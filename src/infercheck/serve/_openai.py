@@ -93,7 +93,7 @@ class OpenAI:
             for j in range(n):
                 g = self.endpoint.generate(text, body, max_tokens=max_tokens, index=j, top=k or 0)
                 runs.append((p_index * n + j, text, g))
-        usage = self.endpoint.usage(prompt_tokens, sum(g.count for _, _, g in runs))
+        usage = self.endpoint.usage(prompt_tokens, [g.count for _, _, g in runs])
         head = self.endpoint.envelope("cmpl", "text_completion")
         if body.get("stream"):
             return self.endpoint.stream(self.completion_chunks(head, runs, echo, k, usage, _include_usage(body)), len(runs))
@@ -156,7 +156,7 @@ class OpenAI:
         logprobs = bool(body.get("logprobs"))
         runs = [_formats.structured(self.endpoint.generate(prompt, body, max_tokens=limit, index=j, top=top, lead=""), body,
                                     limit, top, self.faults) for j in range(n)]
-        usage = self.endpoint.usage(prompt_tokens, sum(g.count for g in runs))
+        usage = self.endpoint.usage(prompt_tokens, [g.count for g in runs])
         if body.get("stream"):
             head = self.endpoint.envelope("chatcmpl", "chat.completion.chunk")
             if "stream-chunk-object" in self.faults:
@@ -177,7 +177,7 @@ class OpenAI:
     def tool_answer(self, body: dict[str, Any], n: int, prompt_tokens: int, limit: int) -> Response:
         """An answer that calls tools (serve/_tools.py): each of the n choices calls them, within ``limit`` tokens."""
         runs = [_tools.cut(_tools.calls(body, self.faults), limit) for _ in range(n)]
-        usage = self.endpoint.usage(prompt_tokens, sum(used for _, used, _ in runs))
+        usage = self.endpoint.usage(prompt_tokens, [used for _, used, _ in runs])
         reasons = ["length" if short else _tools.finish_reason(self.faults) for _, _, short in runs]
         if body.get("stream"):
             head = self.endpoint.envelope("chatcmpl", "chat.completion.chunk")

@@ -38,6 +38,8 @@ class Responses:
         self.stored: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     def routes(self) -> list[Route]:
+        if "responses-not-served" in self.faults:  # every request to them is answered 404, as an unknown URL
+            return []
         return [Route("/v1/responses", self.create, methods=["POST"]),
                 Route("/v1/responses/{response_id}", self.retrieve, methods=["GET"])]
 
