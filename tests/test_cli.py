@@ -75,6 +75,7 @@ def test_a_target_answering_garbage_is_a_clear_error():
 
 
 
+@pytest.mark.slow
 def test_live_server_with_key_key_never_printed(tmp_path):
     with served("--api-key", "sk-live-zzz", "--fault", "json-as-text") as port:
         out = tmp_path / "r.json"
@@ -153,6 +154,7 @@ def test_the_readme_states_the_cost_of_a_default_run():
     assert cases in readme and generated in readme
 
 
+@pytest.mark.slow
 def test_the_property_suites_pass_at_the_thorough_profile(tmp_path):
     """Done-criterion of issue 4: zero failures at the thorough profile (200 generated requests a suite)."""
     out = tmp_path / "results.json"

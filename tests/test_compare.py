@@ -121,6 +121,7 @@ def test_targets_run_at_once_only_on_hosts_of_their_own():
     assert schedule([*remote, Target("embedded", {})])["mode"] == "sequential"
 
 
+@pytest.mark.slow
 def test_compare_without_a_file_shows_a_real_matrix(tmp_path):
     proc = infercheck("compare", "--out", str(tmp_path), "--seed", "3")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -154,6 +155,7 @@ def test_placeholders_resolve_from_the_environment(monkeypatch):
         _config.resolve("${INFERCHECK_TEST_KEY}", "targets.a.api_key")
 
 
+@pytest.mark.slow
 def test_compare_takes_its_targets_from_the_configuration_file(tmp_path):
     import subprocess
 

@@ -19,6 +19,7 @@ def requests_sent(path) -> int:
     return json.loads(path.read_text())["stats"]["requests"]
 
 
+@pytest.mark.slow
 def test_run_takes_the_file_under_the_environment_under_the_command_line(tmp_path):
     (tmp_path / "infercheck.toml").write_text('max_requests = 10\njson = "from-file.json"\n')
 
@@ -49,6 +50,7 @@ def test_pyproject_tool_infercheck_is_read_and_infercheck_toml_wins(tmp_path):
     assert _config.load(_config.find(sub)).run == {"max_requests": 3}
 
 
+@pytest.mark.slow
 def test_the_pytest_plugin_reads_the_same_file_and_the_environment_wins(tmp_path):
     (tmp_path / "infercheck.toml").write_text('max_requests = 10\njson = "r.json"\n')
     command = [sys.executable, "-m", "pytest", str(data_dir("suites")), "-p", "infercheck.plugin", "-q",
@@ -78,6 +80,7 @@ def test_a_bad_file_is_one_clear_line_and_exit_2(tmp_path, text, says):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_named_file_and_an_empty_infercheck_config(tmp_path):
     named = tmp_path / "ci.toml"
     named.write_text("max_requests = 5\n")

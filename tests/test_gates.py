@@ -13,6 +13,7 @@ from infercheck.contract import schemas as _schemas
 from .support import ROOT, infercheck, served
 
 
+@pytest.mark.slow
 def test_a_baseline_of_a_runs_own_failures_passes_it_and_one_more_fault_fails_it(tmp_path):
     baseline = tmp_path / "baseline.json"
     first = infercheck("run", "--fault", "completion-message", "--seed", "1", "--write-baseline", str(baseline))
@@ -72,6 +73,7 @@ def everything_written(proc, *paths: Path) -> str:
     return "\n".join(texts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["flag", "environment"])
 def test_the_canary_key_is_in_no_output_even_when_the_server_echoes_it(tmp_path, how):
     outputs = {"--json": tmp_path / "r.json", "--junit": tmp_path / "j.xml", "--allure": tmp_path / "allure",
@@ -88,6 +90,7 @@ def test_the_canary_key_is_in_no_output_even_when_the_server_echoes_it(tmp_path,
     assert "$INFERCHECK_API_KEY" in written and "[REDACTED]" in written  # the echo, where it was quoted
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", ["k", "none", "EMPTY", "sk-no-key-required"])
 def test_a_short_or_dummy_key_corrupts_nothing(tmp_path, key):
     out = tmp_path / "r.json"

@@ -8,11 +8,14 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from .support import ROOT
 
 DATA = ("schemas", "fixtures", "suites", "profiles")
 
 
+@pytest.mark.slow
 def test_the_wheel_carries_its_data_and_runs_from_a_directory_of_its_own(tmp_path):
     dist, venv, elsewhere = tmp_path / "dist", tmp_path / "venv", tmp_path / "elsewhere"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(ROOT)],

@@ -96,7 +96,8 @@ run_infercheck() {
 }
 
 # The live runs against the server at base URL $1 serving model $2, described by $3 (how it was run): infercheck
-# under the default profile, then under the server's own ($SERVER), and the server's page from the second run.
+# under the default profile, then under the server's own ($PROFILE, else $SERVER), and the server's page from the
+# second run.
 check_server() {
     local base=$1 model=$2 how=$3
     shift 3
@@ -106,7 +107,7 @@ check_server() {
     # else meanwhile. The second run begins once the server answers again, not while it works off the first's.
     say "waiting for the server to answer again (it may still be generating what the first run gave up on)"
     [ -z "$READY" ] || wait_for "$READY" 1800
-    run_infercheck --base-url "$base" --model "$model" --profile "$SERVER" --json "$OUT/profile.json" "$@"
+    run_infercheck --base-url "$base" --model "$model" --profile "${PROFILE:-$SERVER}" --json "$OUT/profile.json" "$@"
     "$INFERCHECK" report "$OUT/profile.json" --server "$SERVER" --markdown "$ROOT/docs/servers/$SERVER.md" \
         --how "$how, run by scripts/servers/$SERVER.sh"
     say "done: $OUT, docs/servers/$SERVER.md"

@@ -231,10 +231,14 @@ def test_what_llama_cpp_python_silently_ignores_fails_under_its_own_profile(reco
     assert result.outcome is Outcome.FAILED, result.message
 
 
-def test_the_llamacpp_profile_would_not_even_send_what_llama_cpp_python_ignores():
-    """Why llama-cpp-python needs its own profile: llama.cpp's llama-server refuses n, so under `llamacpp` the n case
-    is not sent and llama-cpp-python's ignored n goes unseen."""
-    assert load("llamacpp").lacks(by_id("chat.n")) and not load("llama-cpp-python").lacks(by_id("chat.n"))
+def test_under_the_llamacpp_profile_the_n_cases_are_sent_and_llama_servers_usage_undercount_fails():
+    """The profile once declared n unsupported (from older source), so the n cases were never sent; llama-server
+    serves n (issue 29), and counts one choice in usage, which its own profile does not hide."""
+    assert not load("llamacpp").lacks(by_id("chat.n")) and not load("llamacpp").lacks(by_id("completions.n"))
+    recorded = "llama-server-n-usage-one-choice.json"
+    assert _judge(recorded, "chat.n", "n-choices", "llamacpp").outcome is Outcome.PASSED
+    result = _judge(recorded, "chat.n", "usage-counts-every-choice", "llamacpp")
+    assert result.outcome is Outcome.FAILED and "usage.completion_tokens is 8" in result.message, result.message
 
 
 def test_transformers_serve_naming_the_model_at_its_revision_is_a_deviation_under_its_profile_only():

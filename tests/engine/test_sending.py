@@ -143,3 +143,86 @@ def test_a_derived_case_still_waits_for_its_source_through_the_one_path():
         runner = Runner(resolve(url))
         runner.execute([by_id("completions.stop")])
     assert runner.exchanges["completions.deterministic"].sent and runner.exchanges["completions.stop"].sent
+
+
+def test_a_timeout_behind_a_request_that_hangs_is_still_confirmed_and_answers():
+    """llama-server's cascade (issue 29): one request generates for minutes and holds a slot; another, sent beside it,
+    times out waiting. The first times out alone too (the finding); the second, confirmed alone after it, answers,
+    and is judged by that answer. Before, once the first was confirmed unanswered, nothing else was confirmed."""
+    calls = []
+
+    async def answer(request):
+        calls.append(request.url.path)
+        if request.url.path.endswith("/hang") or calls.count(request.url.path) == 1:
+            await asyncio.sleep(3)
+        return JSONResponse({"object": "list", "data": []})
+
+    hang = Case(id="hang", title="t", route="r", method="POST", path="/hang", body={"n": 1})
+    slow = Case(id="slow", title="t", route="r", method="POST", path="/slow", body={"n": 2})
+    with serve_app(Starlette(routes=[Route("/v1/{path:path}", answer, methods=["POST"])])) as root:
+        runner = Runner(Target(root + "/v1", model="m", timeout=0.5), concurrency=8)
+        runner.execute([hang, slow])
+    assert runner.exchanges["hang"].response is None and runner.exchanges["hang"].transient == "timed out after 0.5s"
+    answered = runner.exchanges["slow"]
+    assert answered.response is not None and answered.response.status == 200, answered.error
+    assert answered.transient == "timed out after 0.5s" and calls.count("/v1/slow") == 2
+
+
+def test_after_two_requests_time_out_alone_too_no_more_timeouts_are_confirmed():
+    """An endpoint that answers no POST: two confirmations time out alone, and the third timeout is blamed as it came
+    (it would cost the deadline again); the breaker counts it, for the endpoint was shown to hang."""
+
+    async def never(request):
+        await asyncio.sleep(5)
+        return JSONResponse({})
+
+    cases = [Case(id=f"c{i}", title="t", route="r", method="POST", path="/x", body={"n": i}) for i in range(3)]
+    with serve_app(Starlette(routes=[Route("/v1/{path:path}", never, methods=["POST"])])) as root:
+        runner = Runner(Target(root + "/v1", model="m", timeout=0.4, breaker=3), concurrency=8)
+        runner.execute(cases)
+    confirmed = [c.id for c in cases if runner.exchanges[c.id].transient is not None]
+    assert len(confirmed) == 2 and all(runner.exchanges[c.id].response is None for c in cases)
+    assert runner.breaker.streaks["POST /v1/x"] == 3 and "POST /v1/x" in runner.breaker.tripped
+
+
+def test_a_narrowed_gate_grows_back_one_slot_per_width_answered_in_a_row_and_says_so():
+    async def go() -> Gate:
+        gate = Gate(8)
+        async with gate.alone():
+            gate.narrow("c timed out under load and was answered alone in 1.2 s")
+            gate.narrow("d timed out under load and was answered alone in 0.9 s")
+        for _ in range(3):
+            gate.answered(True)
+        gate.answered(False)  # a timeout starts the count again
+        for _ in range(2 + 3 + 4 + 5 + 6 + 7 + 99):
+            gate.answered(True)
+        return gate
+
+    gate = asyncio.run(go())
+    assert gate.width == 8 and gate.lowest == 2 and gate.narrowed == 2
+    assert gate.changes[:3] == ["8 -> 4: c timed out under load and was answered alone in 1.2 s",
+                                "4 -> 2: d timed out under load and was answered alone in 0.9 s",
+                                "2 -> 3: 2 requests in a row answered in time"]
+    assert gate.changes[-1] == "7 -> 8: 7 requests in a row answered in time" and len(gate.changes) == 8
+    assert gate._free == 8  # every slot it grew back can be taken
+
+
+def test_the_run_says_its_concurrency_narrowed():
+    app, seen = _slow_once(3)
+    with serve_app(app) as root:
+        runner = Runner(Target(root + "/v1", model="m", timeout=0.5), concurrency=8)
+        runner.execute([_case()])
+    stats = runner.stats()
+    assert (stats["concurrency"], stats["concurrency_lowest"], stats["narrowed"]) == (8, 4, 1)
+    assert runner.concurrency_changes() == ["8 -> 4: c timed out under load and was answered alone in 0.0 s"]
+
+
+def test_a_timeout_of_a_run_of_one_at_a_time_says_it_was_sent_alone():
+    app, seen = _slow_once(3)
+    with serve_app(app) as root:
+        runner = Runner(Target(root + "/v1", model="m", timeout=0.5), concurrency=1)
+        runner.execute([_case()])
+    result = evaluate(registry()["status-code"], _case(), runner.exchanges["c"], runner.context)
+    assert len(seen) == 1 and result.outcome is Outcome.FAILED  # not sent again: nothing else was in flight
+    assert result.message == ("no response: timed out after 0.5s, sent alone with nothing else in flight: the "
+                              "endpoint cannot answer it in time")

@@ -99,8 +99,8 @@ def test_negative_requests_break_the_contract_where_they_say(route: str):
 
 
 def test_a_profile_lacking_a_feature_takes_it_out_of_the_requests():
-    llamacpp = _profiles.load("llamacpp")  # documents no n
-    assert "n" not in _positive.positive_schema("completions", MODEL, llamacpp.unsupported)["properties"]
+    tgi = _profiles.load("tgi")  # documents no n
+    assert "n" not in _positive.positive_schema("completions", MODEL, tgi.unsupported)["properties"]
     assert "n" in _positive.positive_schema("completions", MODEL)["properties"]
 
 

@@ -146,8 +146,8 @@ def test_a_timeout_under_load_is_confirmed_alone_and_the_suites_narrow_their_con
     widths = []
     narrow = _gate.Gate.narrow
 
-    def narrowed(gate):
-        narrow(gate)
+    def narrowed(gate, why):
+        narrow(gate, why)
         widths.append(gate.width)
 
     monkeypatch.setattr(_gate.Gate, "narrow", narrowed)

@@ -6,6 +6,7 @@ import json
 import re
 
 import httpx
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -111,6 +112,7 @@ def _schemathesis(faults: tuple[str, ...] = (), examples: int = 60) -> tuple[lis
     return passed, failures, sent
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_failure_on_the_reference_endpoint():
     """The served document states the endpoint's own limits (max_tokens, dimensions) and the contract's
     cross-field rules (best_of >= n, top_logprobs needs logprobs), so valid data is accepted, invalid

@@ -56,6 +56,8 @@ def status_code(case: Case, ex: Exchange, ctx: Context) -> None:
         if (ex.transient or "").startswith("timed out") and (ex.error or "").startswith("timed out"):
             alone = (" under load, and again when sent alone with nothing else in flight: the endpoint cannot answer "
                      "it in time")
+        elif ex.alone and (ex.error or "").startswith("timed out"):
+            alone = ", sent alone with nothing else in flight: the endpoint cannot answer it in time"
         fail(f"no response: {ex.error}{alone}", expected=list(case.status), received=f"no response ({ex.error})")
     if not case.accepts(ex.response.status):
         want = " or ".join(map(str, case.status))

@@ -21,13 +21,18 @@ class Gate:
     meanwhile. With ``idle`` it
     waits until nothing is in flight or waiting, holding no slot meanwhile (the copies of a case sent at once to see
     whether its streams survive each other: nothing waits for them, so they cost no draining of the others).
-    ``narrow`` halves the width for the rest of the run (a server that answers alone what timed out under load
-    cannot keep up)."""
+    ``narrow`` halves the width (a server that answers alone what timed out under load cannot keep up with it), and
+    ``answered`` grows it back slowly, as TCP's congestion control does: one slot more after as many requests answered
+    in a row as there are slots, up to the width it began with; ``changes`` says what happened, for the report."""
 
     FIRST, LATER = 0, 1
 
     def __init__(self, width: int):
         self.width, self._free, self.quiet = width, width, asyncio.Lock()
+        self.full, self.lowest = width, width  # the width asked for, and the narrowest it became
+        self.changes: list[str] = []  # each narrowing and growing, said in words
+        self.narrowed = 0  # times it narrowed
+        self._answered = 0  # requests answered in a row since the width last changed
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []  # a heap: (rank, arrival, granted)
         self._arrivals = itertools.count()
         self._idle = asyncio.Event()
@@ -97,6 +102,22 @@ class Gate:
             self._claims -= 1
             self._dispatch()  # to the next `alone`, or once none waits, to the waiting requests
 
-    def narrow(self) -> None:
-        """Only while ``alone``: the slots it took and does not give back are gone."""
+    def narrow(self, why: str) -> None:
+        """Only while ``alone``: the slots it took and does not give back are gone until ``answered`` grows them."""
+        if self.width > 1:
+            self.changes.append(f"{self.width} -> {self.width // 2}: {why}")
+            self.narrowed += 1
         self.width = max(1, self.width // 2)
+        self.lowest = min(self.lowest, self.width)
+        self._answered = 0
+
+    def answered(self, in_time: bool) -> None:
+        """A request sent under load came back: answered in time, or not (which starts the count again)."""
+        if not in_time or self.width >= self.full:
+            self._answered = 0
+            return
+        self._answered += 1
+        if self._answered >= self.width:
+            self.changes.append(f"{self.width} -> {self.width + 1}: {self._answered} requests in a row answered in time")
+            self.width, self._answered = self.width + 1, 0
+            self._release()  # the slot it gains

@@ -94,6 +94,7 @@ class Runner:
         self._judged: dict[str, Result] = {}  # item id -> its result, evaluated ahead (judge_async)
         self.unserved: dict[str, _unserved.Unserved] = {}  # route -> what shows the endpoint does not serve it
         self._cases: dict[str, Case] = {}  # every case sent or not, by id (for the survey of the routes)
+        self.gates: list[Gate] = []  # every gate the run sent through: their narrowings say what the endpoint served
 
     @property
     def context(self) -> Context:
@@ -118,6 +119,7 @@ class Runner:
         """The run's one way of sending (``Sender``), through ``gate``, within the runner's budget and breaker, on a
         client of ``gate.width`` connections."""
         bounds = self.target.bounds
+        self.gates.append(gate)
         async with open_client(bounds, gate.width) as client:
             yield Sender(bounds, gate, self.budget, self.breaker, client)
 
@@ -264,7 +266,15 @@ class Runner:
             "abandoned": sum(1 for e in {id(e): e for e in self.exchanges.values()}.values() if e.abandoned),
             **({"max_tokens": self.max_tokens, "tokens_counted": self.budget.tokens} if self.max_tokens is not None
                else {}),
+            **({"concurrency": self.concurrency, "concurrency_lowest": min(g.lowest for g in self.gates),
+                "concurrency_end": min(g.width for g in self.gates),
+                "narrowed": sum(g.narrowed for g in self.gates)}
+               if any(g.lowest < g.full for g in self.gates) else {}),
         }
+
+    def concurrency_changes(self) -> list[str]:
+        """How the run's concurrency narrowed and grew back, in words (empty when it never narrowed)."""
+        return [change for gate in self.gates for change in gate.changes]
 
 
 def _closure(cases: Iterable[Case]) -> list[Case]:

@@ -23,16 +23,15 @@ from ..wire import answers as _answers
 from ..wire.exchange import Exchange, Request
 from ..wire.transport import Bounds, confirm, lost, open_client, send_async, silent, timed_out
 from .gate import Gate
-from .limits import Breaker, Budget, route_of
+from .limits import Breaker, Budget
 
 
 class Lane:
     """The requests of one part of a run that answer for each other: the cases, or one property suite. While one of
     its requests awaits its confirmation, the lane sends nothing more: against an endpoint that answers nothing, its
-    queued requests would otherwise each wait out the deadline before the confirmation settles the matter. Once one
-    of its requests went unanswered, the lane confirms no timeout more (that would cost the deadline again; nor does
-    any lane once a request to the same route timed out alone), and a lane that ``stops`` (a property suite: a timeout
-    is not shrunk) sends nothing more."""
+    queued requests would otherwise each wait out the deadline before the confirmation settles the matter. A lane
+    that ``stops`` (a property suite: a timeout is not shrunk) sends nothing more, and confirms no timeout more, once
+    one of its requests went unanswered."""
 
     def __init__(self, *, stops: bool = False):
         self.stops = stops
@@ -51,7 +50,7 @@ class Sender:
                  confirming: bool = True):
         self.bounds, self.gate, self.budget, self.breaker, self.client = bounds, gate, budget, breaker, client
         self.confirming = confirming
-        self.hung: set[str] = set()  # routes a request timed out on with nothing else in flight (a confirmation)
+        self.hanging = 0  # confirmations that timed out alone too, since the endpoint last answered anything
 
     async def send(self, case: Case, request: Request, lane: Lane, *, rank: int = Gate.LATER,
                    refusal: Callable[[], str | None] | None = None) -> Exchange:
@@ -69,12 +68,20 @@ class Sender:
                     return Exchange(case.id, request, error=why, stream=case.stream, sent=False,
                                     abandoned=self.breaker.why(request) is not None)
                 lane.sent += 1
+                alone = self.gate.width == 1
                 exchange = await send_async(self.client, case.id, request, self.bounds, stream=case.stream)
+                exchange.alone = alone
                 self.budget.settle(_cases.reservation(case), exchange)
             break
+        self.gate.answered(not timed_out(exchange))
+        if exchange.response is not None:
+            self.hanging = 0
         if self.confirming:
-            exchange = await self._confirmed(exchange, lane)
-        self.breaker.record(exchange)
+            exchange, counts = await self._confirmed(exchange, lane)
+        else:
+            counts = True
+        if counts:
+            self.breaker.record(exchange)
         if silent(exchange):
             lane.unanswered = exchange.error or f"still {exchange.response.status} after {exchange.retries} retries"
         return exchange
@@ -90,36 +97,42 @@ class Sender:
         why = refusal() if refusal is not None else None
         return why if why is not None else self.budget.spend(_cases.reservation(case))
 
-    async def _confirmed(self, exchange: Exchange, lane: Lane) -> Exchange:
-        """``exchange``, or when it is in doubt, the answer to its request sent again alone (see the module)."""
+    async def _confirmed(self, exchange: Exchange, lane: Lane) -> tuple[Exchange, bool]:
+        """``exchange``, or when it is in doubt, the answer to its request sent again alone (see the module); and
+        whether the breaker counts it: not a timeout under load left unconfirmed (only a suite that stopped leaves
+        one so), for the load may be the run's own."""
         loaded = self.gate.width > 1  # other requests could have been in flight
         ended = loaded and _answers.ended_early(exchange)
-        if not (lost(exchange) or (loaded and timed_out(exchange)) or ended) or not self._worth(exchange, lane):
-            return exchange
+        doubted = lost(exchange) or (loaded and timed_out(exchange)) or ended
+        if not doubted:
+            return exchange, True
+        if not self._worth(exchange, lane):
+            return exchange, not (loaded and timed_out(exchange) and self.hanging < 2)
         lane.doubts += 1
         lane.settled.clear()
         try:
             async with self.gate.alone():
                 if self._worth(exchange, lane):  # still, now that nothing else is in flight
                     first, exchange = exchange, await confirm(exchange, self.bounds, timeouts=True, ended=ended)
+                    exchange.alone = True
                     if timed_out(first) and not timed_out(exchange):
-                        self.gate.narrow()
-                    elif timed_out(exchange):
-                        self.hung.add(route_of(exchange.request))
+                        took = f" in {exchange.response.elapsed:.1f} s" if exchange.response is not None else ""
+                        self.gate.narrow(f"{exchange.case_id} timed out under load and was answered alone{took}")
+                    self.hanging = self.hanging + 1 if timed_out(exchange) else 0
         finally:
             lane.doubts -= 1
             if not lane.doubts:
                 lane.settled.set()
-        return exchange
+        return exchange, True
 
     def _worth(self, exchange: Exchange, lane: Lane) -> bool:
-        """Whether a doubt is worth confirming: not when its route was given up, nor a timeout once one of its lane's
-        went unanswered or one to its route timed out alone (it would cost the deadline again, for an endpoint already
-        shown to leave such a request unanswered)."""
+        """Whether a doubt is worth confirming: not when its route was given up; nor a timeout once two requests sent
+        alone timed out too and nothing was answered since (a third would cost the deadline again, for an endpoint
+        that answers nothing), nor one of a suite that stopped. A timeout behind requests that hang, while others are
+        answered, is still confirmed: it may have waited for their slots."""
         if self.breaker.why(exchange.request) is not None:
             return False
-        return not (timed_out(exchange) and (lane.unanswered is not None
-                                             or route_of(exchange.request) in self.hung))
+        return not (timed_out(exchange) and (self.hanging >= 2 or (lane.stops and lane.unanswered is not None)))
 
     async def at_once(self, case: Case, request: Request, copies: int) -> tuple[Exchange, ...] | None:
         """``copies`` of ``request`` sent at once, each on a connection of its own, outside the gate (the caller

@@ -86,10 +86,15 @@ def summarise(console: Console, results: list[Result], stats: dict, profile: str
                   if "max_tokens" in stats else "")
         console.print(f"budget: {len(spent)} check(s) skipped because a budget was spent{tokens}", soft_wrap=True)
     if stats.get("retried"):
-        console.print(f"transport: {stats['retried']} request(s) got no answer (a lost connection, or a generated "
-                      "request's timeout while others were in flight) or a stream that ended before its finish_reason "
+        console.print(f"transport: {stats['retried']} request(s) got no answer (a lost connection, or a timeout while "
+                      "others were in flight) or a stream that ended before its finish_reason "
                       "while others were in flight, and were sent again, alone, on a fresh connection; the second "
                       "answers were judged", soft_wrap=True)
+    if stats.get("narrowed"):
+        console.print(f"concurrency: narrowed {stats['narrowed']} time(s) from {stats['concurrency']} to as few as "
+                      f"{stats['concurrency_lowest']} (a request that timed out under load was answered alone: the "
+                      f"endpoint serves fewer at once), {stats['concurrency_end']} at the end; its timeouts under load "
+                      "were not blamed on it", soft_wrap=True)
     if seed is not None:
         console.print(f"property seed: {seed} (repeat this run with --seed {seed})")
     text, status = verdict(counts, fail_on)

@@ -30,7 +30,9 @@ def markdown(doc: dict[str, Any], *, server: str, how: str | None = None) -> str
         f"{summary['skipped']} skipped, {summary['errors']} internal errors; {stats['requests']} requests, "
         f"{stats['completion_tokens']} completion tokens, {stats['duration_s']:.0f} s"
         + (f"; {stats['retried']} request(s) got no answer and were confirmed by sending them again alone"
-           if stats.get("retried") else "") + ".",
+           if stats.get("retried") else "")
+        + (f"; concurrency narrowed from {stats['concurrency']} to as few as {stats['concurrency_lowest']} (what timed "
+           "out under load was answered alone)" if stats.get("narrowed") else "") + ".",
         "",
         "## By check",
         "",

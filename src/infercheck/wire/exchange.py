@@ -134,6 +134,7 @@ class Exchange:
     transient: str | None = None  # the transport error of a first attempt, confirmed away by sending again
     cut: bool = False  # the answer had begun (status line received) when the connection was lost
     transient_cut: bool = False  # ``cut``, of the first attempt that ``transient`` describes
+    alone: bool = False  # sent with nothing else of the run in flight (a confirmation, or a run narrowed to one)
     under_load: tuple[tuple[Exchange, ...], ...] = ()  # rounds of copies of this request sent at once
 
     def curl(self) -> str:
