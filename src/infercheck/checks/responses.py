@@ -252,8 +252,13 @@ def response_stream_framing(case: Case, ex: Exchange, ctx: Context) -> None:
             fail(f"event {number} {said}, but its data's type is {data.get('type')!r}", expected=data.get("type"),
                  received=name, kind="event-name")
     numbers = [data.get("sequence_number") for _, data in events]
+    for number, value in enumerate(numbers, start=1):
+        if not isinstance(value, int) or isinstance(value, bool):
+            fail(f"event {number} ({events[number - 1][1].get('type')!r}) has no integer sequence_number: streamed "
+                 "events are numbered in order", expected="an integer sequence_number",
+                 received="none" if value is None else value, kind="sequence")
     for number, (before, after) in enumerate(zip(numbers, numbers[1:]), start=2):
-        if not isinstance(before, int) or not isinstance(after, int) or after <= before:
+        if after <= before:
             fail(f"event {number}: sequence_number {after!r} follows {before!r}: the numbers must increase",
                  expected=f"more than {before!r}", received=after, kind="sequence")
     first = events[0][1].get("type")

@@ -23,7 +23,7 @@ from ..wire import answers as _answers
 from ..wire.exchange import Exchange, Request
 from ..wire.transport import Bounds, confirm, lost, open_client, send_async, silent, timed_out
 from .gate import Gate
-from .limits import Breaker, Budget
+from .limits import Breaker, Budget, route_of
 
 
 class Lane:
@@ -50,7 +50,8 @@ class Sender:
                  confirming: bool = True):
         self.bounds, self.gate, self.budget, self.breaker, self.client = bounds, gate, budget, breaker, client
         self.confirming = confirming
-        self.hanging = 0  # confirmations that timed out alone too, since the endpoint last answered anything
+        self.hanging = 0  # confirmations that timed out alone too, since a route of theirs last answered
+        self.hung: set[str] = set()  # the routes of those confirmations
 
     async def send(self, case: Case, request: Request, lane: Lane, *, rank: int = Gate.LATER,
                    refusal: Callable[[], str | None] | None = None) -> Exchange:
@@ -74,8 +75,8 @@ class Sender:
                 self.budget.settle(_cases.reservation(case), exchange)
             break
         self.gate.answered(not timed_out(exchange))
-        if exchange.response is not None:
-            self.hanging = 0
+        if exchange.response is not None and route_of(request) in self.hung:
+            self.hanging = 0  # the route that hung answers others: what hung was those requests, not the endpoint
         if self.confirming:
             exchange, counts = await self._confirmed(exchange, lane)
         else:
@@ -119,6 +120,8 @@ class Sender:
                         took = f" in {exchange.response.elapsed:.1f} s" if exchange.response is not None else ""
                         self.gate.narrow(f"{exchange.case_id} timed out under load and was answered alone{took}")
                     self.hanging = self.hanging + 1 if timed_out(exchange) else 0
+                    if timed_out(exchange):
+                        self.hung.add(route_of(exchange.request))
         finally:
             lane.doubts -= 1
             if not lane.doubts:
@@ -127,9 +130,9 @@ class Sender:
 
     def _worth(self, exchange: Exchange, lane: Lane) -> bool:
         """Whether a doubt is worth confirming: not when its route was given up; nor a timeout once two requests sent
-        alone timed out too and nothing was answered since (a third would cost the deadline again, for an endpoint
-        that answers nothing), nor one of a suite that stopped. A timeout behind requests that hang, while others are
-        answered, is still confirmed: it may have waited for their slots."""
+        alone timed out too and their routes answered nothing since (a third would cost the deadline again, for an
+        endpoint that answers nothing there), nor one of a suite that stopped. A timeout behind requests that hang,
+        while their routes answer others, is still confirmed: it may have waited for their slots."""
         if self.breaker.why(exchange.request) is not None:
             return False
         return not (timed_out(exchange) and (self.hanging >= 2 or (lane.stops and lane.unanswered is not None)))
