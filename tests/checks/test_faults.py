@@ -76,6 +76,7 @@ CATCHES = {
     "responses-status-ignored": {"response-status"},
     "responses-usage-off": {"response-usage"},
     "responses-not-stored": {"status-code"},  # responses.retrieve gets 404
+    "tools-refused": {"status-code"},  # once, on the first valid tools case: the feature is refused (tests/engine)
     "responses-not-served": {"status-code"},  # once, on responses.text: the route is not served (tests/engine)
     "responses-retrieve-stale": {"response-retrieve-agrees"},
     "responses-event-name-wrong": {"response-stream-framing"},

@@ -214,7 +214,7 @@ def test_the_run_says_its_concurrency_narrowed():
         runner.execute([_case()])
     stats = runner.stats()
     assert (stats["concurrency"], stats["concurrency_lowest"], stats["narrowed"]) == (8, 4, 1)
-    assert runner.concurrency_changes() == ["8 -> 4: c timed out under load and was answered alone in 0.0 s"]
+    assert stats["concurrency_changes"] == ["8 -> 4: c timed out under load and was answered alone in 0.0 s"]
 
 
 def test_a_timeout_of_a_run_of_one_at_a_time_says_it_was_sent_alone():

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -253,7 +254,7 @@ class Runner:
         found = _metrics.samples(self.sent())
         return {name: [round(v, 3) for v in found[name]] for name in ("ttft_ms", "itl_ms")}
 
-    def stats(self) -> dict[str, float | int]:
+    def stats(self) -> dict[str, Any]:
         sent = {id(e): e for e in self.sent()}
         return {
             "requests": len(sent),
@@ -268,13 +269,11 @@ class Runner:
                else {}),
             **({"concurrency": self.concurrency, "concurrency_lowest": min(g.lowest for g in self.gates),
                 "concurrency_end": min(g.width for g in self.gates),
-                "narrowed": sum(g.narrowed for g in self.gates)}
+                "narrowed": sum(g.narrowed for g in self.gates),
+                # how it narrowed and grew back, in words
+                "concurrency_changes": [change for gate in self.gates for change in gate.changes]}
                if any(g.lowest < g.full for g in self.gates) else {}),
         }
-
-    def concurrency_changes(self) -> list[str]:
-        """How the run's concurrency narrowed and grew back, in words (empty when it never narrowed)."""
-        return [change for gate in self.gates for change in gate.changes]
 
 
 def _closure(cases: Iterable[Case]) -> list[Case]:

@@ -75,7 +75,7 @@ class Sender:
                 self.budget.settle(_cases.reservation(case), exchange)
             break
         self.gate.answered(not timed_out(exchange))
-        if exchange.response is not None and route_of(request) in self.hung:
+        if self.hung and exchange.response is not None and route_of(request) in self.hung:
             self.hanging = 0  # the route that hung answers others: what hung was those requests, not the endpoint
         if self.confirming:
             exchange, counts = await self._confirmed(exchange, lane)

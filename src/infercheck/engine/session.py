@@ -23,6 +23,7 @@ from ..generation.requests import DEFAULT_MAX_EXAMPLES, DEFAULT_SHRINK_BUDGET, c
 from ..generation.routes import ROUTES, Property, properties
 from ..wire import aio as _aio
 from . import explore as _explore
+from . import unserved as _unserved
 from .runner import DEFAULT_CONCURRENCY, Item, Runner, items
 from .gate import Gate
 from .limits import route_of
@@ -72,7 +73,7 @@ class Session:
     def _unserved(self, found: Exploration) -> None:
         """A suite whose route the cases show not served is skipped with that reason, its failures with it."""
         request = self.runner.request_for(case_for(found.prop, {}), b"{}")
-        missing = self.runner.unserved.get(route_of(request))
+        missing = _unserved.refused_suite(route_of(request), found.prop.route, self.runner.unserved)
         if missing is None:
             return
         for result in found.results:

@@ -95,6 +95,8 @@ def summarise(console: Console, results: list[Result], stats: dict, profile: str
                       f"{stats['concurrency_lowest']} (a request that timed out under load was answered alone: the "
                       f"endpoint serves fewer at once), {stats['concurrency_end']} at the end; its timeouts under load "
                       "were not blamed on it", soft_wrap=True)
+        if stats.get("concurrency_changes"):
+            console.print(f"  first: {stats['concurrency_changes'][0]}", soft_wrap=True)
     if seed is not None:
         console.print(f"property seed: {seed} (repeat this run with --seed {seed})")
     text, status = verdict(counts, fail_on)

@@ -45,6 +45,8 @@ FAULTS: dict[str, str] = {
     "tool-call-undeclared": "tool calls name a function that was not declared (the declared name with '_v2')",
     "tool-stream-no-index": "streamed tool-call deltas after the first of each call carry no index",
     "tool-stream-cumulative": "each streamed tool-call delta repeats the arguments so far instead of adding to them",
+    "tools-refused": "every chat request with tools answers 400 naming tool choice, as vLLM started without "
+                     "--enable-auto-tool-choice does",
     "tool-choice-unchecked": "a tool_choice naming an undeclared function (or 'required' without tools) is served",
     # structured outputs (serve/_formats.py)
     "json-mode-ignored": "response_format json_object and json_schema are ignored: the content is plain text",

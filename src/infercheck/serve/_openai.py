@@ -136,6 +136,9 @@ class OpenAI:
 
     async def chat_completions(self, request: Request) -> Response:
         body = await self.endpoint.parse(request, "openai/chat-request.json")
+        if "tools-refused" in self.faults and body.get("tools"):  # vLLM 0.11's words, tools without its parser
+            raise ApiError(400, '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be '
+                                "set", code=None)
         n = 1 if "n-ignored" in self.faults else body.get("n") or 1
         limit = body.get("max_completion_tokens")
         limit = limit if limit is not None else body.get("max_tokens")
