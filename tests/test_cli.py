@@ -21,6 +21,7 @@ def test_embedded_default_is_conformant(tmp_path):
     assert doc["target"]["embedded"] is True
     assert doc["summary"]["failed"] == 0 and doc["summary"]["passed"] > 0
     assert doc["summary"]["deviations"] == 0
+    assert (doc["verdict"], doc["exit_status"], doc["partial"], doc["interrupted"]) == ("CONFORMANT", 0, None, False)
     assert doc["metrics"]["ttft_ms"]["n"] > 0 and doc["metrics"]["e2e_ms"]["n"] > 0
     assert "time to first token (ms)" in proc.stdout
     # with no key given, only the authentication cases and key-not-echoed are skipped, and they say why
@@ -231,3 +232,41 @@ def test_a_loading_model_is_waited_out_and_reported():
     assert "the model was loading: waited 0.3 s" in proc.stdout
     never = infercheck("run", "--task", "fill-mask", "--fault", "loading-forever", "--load-wait", "0.5")
     assert never.returncode == 2 and "still loading its model after waiting 0.5 s" in never.stderr
+
+
+@pytest.mark.slow
+def test_verbose_lists_each_check_as_it_is_decided_and_a_k_run_is_partial():
+    proc = infercheck("run", "-v", "-k", "chat.stop", "--max-examples", "1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if "chat.stop/" in line and " PASSED" in line]
+    assert len(lines) >= 10 and any("chat.stop/stop-honoured" in line for line in lines)
+    verdict = proc.stdout.split("verdict: ", 1)[1].replace("\n", " ")
+    assert verdict.startswith("CONFORMANT (partial: ") and "deselected (-k)" in verdict
+
+
+@pytest.mark.slow
+def test_a_spent_budget_is_never_a_bare_conformant(tmp_path):
+    out = tmp_path / "results.json"
+    proc = infercheck("run", "--max-requests", "10", "--json", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "verdict: CONFORMANT (partial: " in proc.stdout and "verdict: CONFORMANT\n" not in proc.stdout
+    doc = json.loads(out.read_text())
+    assert _schemas.errors("results.json", doc) == []
+    assert doc["partial"].endswith("for a spent budget (--max-requests/--max-tokens)")
+    assert doc["verdict"] == f"CONFORMANT (partial: {doc['partial']})" and doc["exit_status"] == 0
+
+
+@pytest.mark.slow
+def test_a_model_the_endpoint_does_not_have_stops_the_run_before_it_spends_anything():
+    with served() as port:
+        proc = infercheck("run", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "gpt-nope")
+    assert proc.returncode == 2 and proc.stdout.count("\n") <= 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip() == (f"infercheck: error: --model gpt-nope: not among the models "
+                                   f"http://127.0.0.1:{port}/v1/models lists (infercheck-tiny), and a request "
+                                   "naming it was answered 404")
+
+
+def test_an_unknown_hypothesis_profile_is_one_line_before_the_endpoint_starts():
+    proc = infercheck("run", "--hypothesis-profile", "nope")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == "infercheck: error: unknown hypothesis profile 'nope'; the suites register ci and thorough\n"

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from rich.console import Console
 
-from infercheck._progress import RunProgress
+from infercheck._progress import RunProgress, planned
 from infercheck.checks.base import Outcome, Result
 
 
@@ -23,7 +23,7 @@ def test_a_terminal_gets_a_bar_with_requests_and_failures():
     with RunProgress(console, lambda: state(7, 2), planned=20, delay=0):
         time.sleep(0.6)
     drawn = out.getvalue()
-    assert "requests" in drawn and "7/20" in drawn and "2 failed" in drawn
+    assert "requests" in drawn and "7/20" in drawn and "2 failed (2 high)" in drawn and "left" in drawn
 
 
 def test_no_terminal_no_bar_and_a_quick_run_none_either():
@@ -38,4 +38,8 @@ def test_no_terminal_no_bar_and_a_quick_run_none_either():
 
 
 def test_before_the_runner_starts_nothing_is_counted():
-    assert RunProgress(Console(file=io.StringIO()), lambda: None, planned=5).counts() == (0, 0)
+    assert RunProgress(Console(file=io.StringIO()), lambda: None, planned=5).counts() == (0, "0 failed")
+
+
+def test_the_planned_requests_respect_max_requests():
+    assert planned("openai", None, 10) == 10 and planned("openai", None) > 300

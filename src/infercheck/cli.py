@@ -31,7 +31,7 @@ from .contract.data import data_dir
 from .contract.tasks import TASKS
 from .generation.requests import DEFAULT_MAX_EXAMPLES, cost
 from .reports import console as _console
-from .reports.results import EXIT_INCOMPLETE, RESULTS_SCHEMA, summary
+from .reports.results import EXIT_INCOMPLETE, RESULTS_SCHEMA, summary, unrun
 from .engine.target import APIS, TargetError, choose_api, open_target
 
 
@@ -189,6 +189,9 @@ def run(keyword, verbose, **params):
             baseline = _baseline.load(values["baseline"])
         except _baseline.BaselineError as exc:
             _die(str(exc))
+    if values["hypothesis_profile"] not in (None, "", *HYPOTHESIS_PROFILES):  # before the endpoint starts
+        _die(f"unknown hypothesis profile {values['hypothesis_profile']!r}; the suites register "
+             + " and ".join(p for p in HYPOTHESIS_PROFILES if p != "default"))
     for name in ("json", "write_baseline", "junit", "markdown", "html", "allure"):
         _writable(_settings.SETTINGS[name].flag, values[name], directory=name == "allure")
     started = time.perf_counter()
@@ -214,7 +217,8 @@ def run(keyword, verbose, **params):
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         # On a terminal a progress bar replaces pytest's dots (two writers would garble each other's lines)
         bar = console.is_terminal and not verbose
-        quiet = ["-p", "no:terminal"] if bar else ["-q", "--tb=no", "-rN", "--no-header"]
+        # -v: pytest's one line per check as it is decided; otherwise its dots (the bar on a terminal)
+        quiet = ["-p", "no:terminal"] if bar else ["--tb=no", "-rN", "--no-header", "-v" if verbose else "-q"]
         # No cache, and no garbage collection after each test and at the end to find unraisable exceptions: the run
         # decides nothing from either, and a full collection of its answers costs a tenth of a second each time.
         # The settings go to the plugin as values (Preset), not as its options.
@@ -229,9 +233,7 @@ def run(keyword, verbose, **params):
             args += ["--alluredir", values["allure"]]
         if keyword:
             args += ["-k", keyword]
-        if verbose:
-            args.append("-v")
-        with RunProgress(console, lambda: preset.state, planned(api, values["max_examples"])) if bar else ExitStack():
+        with RunProgress(console, lambda: preset.state, planned(api, values["max_examples"], values["max_requests"])) if bar else ExitStack():
             code = pytest.ExitCode(pytest.main(args, plugins=plugins))
     elapsed = time.perf_counter() - started
     state = preset.state
@@ -242,7 +244,10 @@ def run(keyword, verbose, **params):
         _die(f"the suites did not run (pytest exit status {int(code)})")
     results = state.results
     counts = summary(results)
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not counts["errors"]:
+    interrupted = state.interrupted
+    if interrupted:
+        pass  # what was decided is reported, under a verdict that says the run was stopped
+    elif code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not counts["errors"]:
         results.append(_stopped(f"pytest stopped with exit status {int(code)} ({code.name.lower()})"))
     elif code == pytest.ExitCode.TESTS_FAILED and not (counts["failed"] or counts["errors"]):
         results.append(_stopped("pytest reported failed tests for which infercheck recorded no result"))
@@ -257,11 +262,13 @@ def run(keyword, verbose, **params):
         from .reports import results as _results
 
         doc = _results.document(target=state.session.target_info(), results=results, stats=runner.stats(),
-                                metrics=runner.metrics(), samples=runner.latency_samples())
+                                metrics=runner.metrics(), samples=runner.latency_samples(), fail_on=fail_on,
+                                interrupted=interrupted, deselected=state.deselected)
         pages.write(doc, markdown_path=values["markdown"], html_path=values["html"], fail_on=fail_on, seed=state.seed)
     status = _console.summarise(console, results, stats, runner.profile.name if runner else chosen.name, elapsed,
                                 verbose=verbose, seed=state.seed, metrics=runner.metrics() if runner else None,
-                                fail_on=fail_on, baseline=baseline)
+                                fail_on=fail_on, baseline=baseline, partial=unrun(results, state.deselected),
+                                interrupted=interrupted)
     sys.exit(status)
 
 
@@ -270,6 +277,7 @@ def _stopped(why: str) -> Result:
     return Result(INTERNAL, "session", Outcome.ERROR, "critical", INTERNAL_TITLE, f"internal error: {why}")
 
 
+HYPOTHESIS_PROFILES = ("ci", "thorough", "default")  # suites/conftest.py registers the first two
 _KEYS: list[str] = []  # the API keys of this command: redacted from anything it prints about an error
 
 

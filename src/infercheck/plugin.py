@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+import threading
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -103,6 +105,9 @@ class State:
     session: Session | None = None
     stack: ExitStack = field(default_factory=ExitStack)
     errors: list[Result] = field(default_factory=list)  # internal errors no check recorded (suites, collection)
+    wanted: list[Item] = field(default_factory=list)  # the checks of the collected items
+    deselected: int = 0  # checks -k left out
+    interrupted: bool = False  # Ctrl-C stopped the session
 
     @property
     def runner(self) -> Runner | None:
@@ -135,6 +140,12 @@ class State:
             exc = exc.__context__  # pytest's wrapper of an import error: the import error itself
         self.record(internal_error(exc, what=f"suite suites/{report.nodeid} (during collection)", case=report.nodeid))
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C. pytest's exit status INTERRUPTED, and this hook, also stand for errors during collection
+        (``Session.Interrupted``, a KeyboardInterrupt of its own) and ``pytest.exit``: only a plain
+        KeyboardInterrupt is Ctrl-C."""
+        self.interrupted = self.interrupted or type(excinfo.value) is KeyboardInterrupt
+
     def selection(self) -> tuple[str, str | None]:
         """(api, task) of the run: the resolved target's, or the settings'."""
         preset = _preset(self.config)
@@ -160,6 +171,7 @@ class State:
         collected = list(collected)
         wanted = [i.callspec.params["infercheck_item"] for i in collected
                   if hasattr(i, "callspec") and "infercheck_item" in i.callspec.params]
+        self.wanted = wanted
         suites = list(dict.fromkeys(i.callspec.params["infercheck_property"] for i in collected
                                     if hasattr(i, "callspec") and "infercheck_property" in i.callspec.params))
         try:
@@ -366,16 +378,37 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(f"infercheck: {target.tls.describe()}", yellow=True)
 
 
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Counts the checks of the API under test that -k (or another plugin) left out: the run is partial."""
+    state = items[0].config.stash.get(_STATE, None) if items else None
+    if state is None:
+        return
+    try:
+        api, task = state.selection()
+    except (TargetError, pytest.UsageError):
+        return
+    for item in items:
+        it = item.callspec.params.get("infercheck_item") if hasattr(item, "callspec") else None
+        if it is not None and selects(api, task, it.case.api, it.case.route):
+            state.deselected += 1
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(_STATE, None)
     if state is None or state.runner is None:
         return
+    if state.interrupted:
+        # Ctrl-C: what was answered is judged (nothing more is sent), and a second Ctrl-C ends the process at once
+        if _preset(session.config) is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+        state.runner.decide_interrupted(state.wanted)
     path = value(session.config, "json")
     if path:
         try:
             doc = _report.document(target=state.session.target_info(), results=state.results,
                                    stats=state.runner.stats(), metrics=state.runner.metrics(),
-                                   samples=state.runner.latency_samples())
+                                   samples=state.runner.latency_samples(), fail_on=value(session.config, "fail_on"),
+                                   interrupted=state.interrupted, deselected=state.deselected)
             _report.write(path, doc)
         except Exception as exc:
             state.record(internal_error(exc, what=f"the results document writer ({path})", case="results"))

@@ -228,6 +228,22 @@ class Runner:
             if n % 16 == 15:
                 await asyncio.sleep(0)  # the answers arriving meanwhile are read without waiting for all of this
 
+    def decide_interrupted(self, items: Iterable[Item]) -> None:
+        """A run stopped before it ended (Ctrl-C): the checks of ``items`` not reported yet whose answers (and their
+        twins') had arrived are judged now, as ``evaluate`` would; the others were not run. Nothing is sent."""
+        context, secrets = self.context, self.target.secrets()
+        done = {(r.case, r.check) for r in self.results}
+        for item in items:
+            case, exchange = item.case, self.exchanges.get(item.case.id)
+            if ((case.id, item.check.id) in done or exchange is None or case.concurrent > 1
+                    or (case.twin is not None and case.twin not in self.exchanges)):
+                continue
+            result = self._judged.pop(item.id, None) or _checks.evaluate(item.check, case, exchange, context,
+                                                                         self.profile)
+            result = _unserved.judge(result, exchange, self.unserved)
+            self.results.append(_checks.redact_result(
+                self.baseline.apply(result) if self.baseline is not None else result, secrets))
+
     def evaluate(self, item: Item) -> Result:
         if item.case.id not in self.exchanges:
             self.execute([item.case])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -136,6 +138,7 @@ def resolve(
     if api != "openai":
         return _native(target, exchange)
     if target.model is not None:
+        _preflight(target, exchange)
         return target
     if status != 200:
         raise TargetError(
@@ -214,6 +217,40 @@ def request_for(target: Target, case: Case, body: bytes | None = None, path: str
     secret = "" if case.auth else target.api_key or ""
     return Request(case.method, target.url(path), headers, body, file, secret=secret,
                    curl_options=target.tls.curl_options())
+
+
+def _listed(exchange: Exchange) -> list[str]:
+    try:
+        return [str(m["id"]) for m in exchange.response.json()["data"]]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return []
+
+
+def _preflight(target: Target, listing: Exchange) -> None:
+    """A ``--model`` the endpoint does not list (nor an Ollama tag of it: ``llama3`` for ``llama3:latest``) is a
+    typo until one request shows otherwise: some servers load a model named in a request without listing it
+    (transformers serve). One 1-token chat request decides; a 404, or a 4xx naming the model, stops the run
+    before anything else is spent."""
+    listed = _listed(listing) if listing.response is not None and listing.response.status == 200 else []
+    model = target.model or ""
+    if not listed or any(i == model or i.startswith(model + ":") for i in listed):
+        return
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Hello!"}], "max_tokens": 1})
+    request = Request("POST", target.url("/chat/completions"), {**target.headers(), "Content-Type":
+                      "application/json"}, body.encode(), secret=target.api_key or "",
+                      curl_options=target.tls.curl_options())
+
+    async def probe() -> Exchange:
+        async with open_client(target.bounds) as client:
+            return await send_async(client, "models.preflight", request, target.bounds)
+
+    exchange = _aio.run(probe())
+    target.discovery.append(exchange)
+    answer = exchange.response
+    if answer is not None and (answer.status == 404 or (400 <= answer.status < 500 and b"model" in answer.body.lower())):
+        shown = ", ".join(listed[:8]) + (f" and {len(listed) - 8} more" if len(listed) > 8 else "")
+        raise TargetError(f"--model {model}: not among the models {target.url('/models')} lists ({shown}), and a "
+                          f"request naming it was answered {answer.status}")
 
 
 async def _discover(target: Target) -> Exchange:

@@ -11,7 +11,7 @@ from typing import Any
 
 from .._version import __version__
 from ..wire.metrics import FIGURES
-from .results import verdict
+from .results import doc_verdict
 
 OUTCOMES = ("passed", "failed", "deviation", "skipped", "error")
 _WORST = ("error", "failed", "deviation", "passed", "skipped")
@@ -49,7 +49,7 @@ def build(runs: list[Run], *, seed: int | None = None, schedule: dict[str, str] 
                 matrix[check][run.name] = "error"
             continue
         doc = run.doc
-        said, status = verdict(doc["summary"])
+        said, status = doc_verdict(doc)
         targets[run.name] = {"verdict": said, "exit_status": run.status if run.status is not None else status,
                              "error": None, "summary": doc["summary"], "metrics": doc.get("metrics"),
                              "stats": doc["stats"], "target": doc["target"], "tool": doc["tool"]}

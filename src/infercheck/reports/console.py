@@ -17,7 +17,7 @@ from .results import EXIT_FAILED, EXIT_OK, summary, verdict
 
 def summarise(console: Console, results: list[Result], stats: dict, profile: str, elapsed: float, *,
                verbose: bool, seed: int | None, metrics: dict | None = None, fail_on: str = "failed",
-               baseline: Baseline | None = None) -> int:
+               baseline: Baseline | None = None, partial: str | None = None, interrupted: bool = False) -> int:
     """Print internal errors, deviations, failures, the table and the verdict; return the exit status."""
     failures = [r for r in results if r.outcome is Outcome.FAILED]
     deviations = [r for r in results if r.outcome is Outcome.DEVIATION]
@@ -99,10 +99,12 @@ def summarise(console: Console, results: list[Result], stats: dict, profile: str
             console.print(f"  first: {stats['concurrency_changes'][0]}", soft_wrap=True)
     if seed is not None:
         console.print(f"property seed: {seed} (repeat this run with --seed {seed})")
-    text, status = verdict(counts, fail_on)
+    text, status = verdict(counts, fail_on, partial=partial, interrupted=interrupted)
     label, colon, rest = text.partition(":")
-    if status == EXIT_OK and deviations and label == "CONFORMANT":
-        rest = f" with {len(deviations)} documented deviation(s) allowed by profile {profile}"
+    if status == EXIT_OK and deviations and label.startswith("CONFORMANT"):
+        label, _, after = label.partition(" ")
+        rest = f" with {len(deviations)} documented deviation(s) allowed by profile {profile}" + (
+            f" {after}" if after else "")
     colour = {EXIT_OK: "green", EXIT_FAILED: "red"}.get(status, "magenta")
     if label == "NOT CONFORMANT" and status == EXIT_OK:
         colour, rest = "yellow", rest + " (exit 0: --fail-on never)"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checks.base import Outcome, Result
-from .results import summary, verdict
+from .results import summary, unrun, verdict
 
 
 def document(results: list[Result], target: dict[str, Any], stats: dict[str, Any], *, fail_on: str = "failed"
@@ -29,7 +29,7 @@ def document(results: list[Result], target: dict[str, Any], stats: dict[str, Any
     properties = ET.SubElement(suite, "properties")
     facts = {"target": target.get("base_url"), "model": target.get("model"), "api": target.get("api"),
              "task": target.get("task"), "profile": target.get("profile"), "seed": target.get("seed"),
-             "tls": target.get("tls"), "verdict": verdict(counts, fail_on)[0], "requests": stats.get("requests")}
+             "tls": target.get("tls"), "verdict": verdict(counts, fail_on, partial=unrun(results))[0], "requests": stats.get("requests")}
     for name, value in facts.items():
         if value is not None:
             ET.SubElement(properties, "property", {"name": name, "value": str(value)})

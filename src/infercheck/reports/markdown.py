@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..checks.base import short
-from .results import verdict
+from .results import doc_verdict
 
 FIGURE_NAMES = {"ttft_ms": "time to first token (ms)", "itl_ms": "inter-token latency (ms)",
                 "e2e_ms": "end-to-end latency (ms)", "output_tokens_per_s": "output tokens/s per request"}
@@ -56,7 +56,7 @@ def latency_table(metrics: dict[str, Any] | None) -> list[str]:
 def run_summary(doc: dict[str, Any], *, fail_on: str = "failed") -> str:
     """One run: the verdict, the counts, the latency, every failure with its curl, the deviations."""
     target, summary, stats = doc["target"], doc["summary"], doc["stats"]
-    said, status = verdict(summary, fail_on)
+    said, status = doc_verdict(doc, fail_on)
     where = "the embedded reference endpoint" if target.get("embedded") else f"`{target['base_url']}`"
     out = [f"## infercheck: {said}", "",
            f"{where}, model `{target['model']}`, API `{target['api']}`, profile `{target.get('profile', 'openai')}`"

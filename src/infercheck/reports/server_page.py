@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from ..checks.base import short
-from .results import verdict
+from .results import doc_verdict
 
 OUTCOMES = ("failed", "error", "known", "deviation", "passed", "skipped")
 _MARK = {"failed": "failed", "error": "internal error", "known": "failed (known, baseline)", "deviation": "deviation",
@@ -18,7 +18,7 @@ def markdown(doc: dict[str, Any], *, server: str, how: str | None = None) -> str
     """The page of ``server`` from its results document ``doc``; ``how`` says how the server was run."""
     target, summary, stats = doc["target"], doc["summary"], doc["stats"]
     results = doc["results"]
-    said, _ = verdict(summary)
+    said, _ = doc_verdict(doc)
     out = [
         f"# {server} against infercheck",
         "",
