@@ -270,3 +270,33 @@ def test_an_unknown_hypothesis_profile_is_one_line_before_the_endpoint_starts():
     proc = infercheck("run", "--hypothesis-profile", "nope")
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr == "infercheck: error: unknown hypothesis profile 'nope'; the suites register ci and thorough\n"
+
+
+@pytest.mark.slow
+def test_a_report_that_cannot_be_written_keeps_the_verdict_and_says_why_in_one_line(tmp_path):
+    proc = infercheck("run", "-k", "chat.stop", "--html", "/proc/version", "--json", str(tmp_path / "r.json"))
+    assert proc.returncode == 2 and "verdict: CONFORMANT" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.stderr.strip().startswith("infercheck: error: cannot write --html /proc/version: ")
+    assert len(proc.stderr.strip().splitlines()) == 1 and "internal error" not in proc.stdout
+    assert json.loads((tmp_path / "r.json").read_text())["verdict"].startswith("CONFORMANT")
+
+
+def test_checks_are_listed_in_aligned_columns_with_the_apis_they_judge():
+    proc = infercheck("checks")
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0 and lines[0].split() == ["check", "severity", "apis", "title"]
+    # every row's severity and apis start in the same columns as the header's, the longest id's row too
+    for column in (1, 2):
+        assert {line.index(" " + line.split()[column]) + 1 for line in lines} == \
+            {lines[0].index(" " + lines[0].split()[column]) + 1}
+    assert any(line.split()[0] == "generate-stream-framing" and line.split()[2] == "tgi,hf" for line in lines)
+
+
+def test_explain_says_what_a_check_judges_and_the_kinds_an_allowance_names():
+    proc = infercheck("explain", "stop-honoured")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("stop-honoured [high]: ") and "completions.stop, chat.stop" in proc.stdout
+    assert "kinds it reports (what a profile's [[allow]] kind names): stop-in-text" in proc.stdout
+    typo = infercheck("explain", "stop-honored")
+    assert typo.returncode == 2 and typo.stderr == ("infercheck: error: no check 'stop-honored' (did you mean "
+                                                    "'stop-honoured'?)\n")

@@ -9,6 +9,7 @@ import atexit
 import functools
 import gc
 import os
+import re
 import sys
 import time
 from contextlib import ExitStack
@@ -31,7 +32,7 @@ from .contract.data import data_dir
 from .contract.tasks import TASKS
 from .generation.requests import DEFAULT_MAX_EXAMPLES, cost
 from .reports import console as _console
-from .reports.results import EXIT_INCOMPLETE, RESULTS_SCHEMA, summary, unrun
+from .reports.results import EXIT_INCOMPLETE, EXIT_INTERRUPTED, RESULTS_SCHEMA, summary, unrun
 from .engine.target import APIS, TargetError, choose_api, open_target
 
 
@@ -180,7 +181,7 @@ def run(keyword, verbose, **params):
     except TargetError as exc:
         _die(str(exc))
     try:
-        chosen = _profiles.load(values["profile"])
+        chosen = _profiles.load(values["profile"], checks=registry())
     except _profiles.ProfileError as exc:
         _die(str(exc))
     baseline = None
@@ -253,10 +254,14 @@ def run(keyword, verbose, **params):
         results.append(_stopped("pytest reported failed tests for which infercheck recorded no result"))
     runner, fail_on = state.runner, values["fail_on"]
     stats = runner.stats() if runner else {"requests": 0, "completion_tokens": 0, "loading_waited_s": 0, "retried": 0}
+    unwritten = list(state.unwritten)  # a report that cannot be written does not undo the verdict
     if runner and values["junit"]:
         from .reports import junit
 
-        junit.write(values["junit"], results, state.session.target_info(), stats, fail_on=fail_on)
+        try:
+            junit.write(values["junit"], results, state.session.target_info(), stats, fail_on=fail_on)
+        except OSError as exc:
+            unwritten.append(f"--junit {values['junit']}: {exc.strerror or exc}")
     if runner and (values["markdown"] or values["html"]):
         from .reports import pages
         from .reports import results as _results
@@ -264,11 +269,21 @@ def run(keyword, verbose, **params):
         doc = _results.document(target=state.session.target_info(), results=results, stats=runner.stats(),
                                 metrics=runner.metrics(), samples=runner.latency_samples(), fail_on=fail_on,
                                 interrupted=interrupted, deselected=state.deselected)
-        pages.write(doc, markdown_path=values["markdown"], html_path=values["html"], fail_on=fail_on, seed=state.seed)
+        for option, markdown_path, html_path in (("--markdown", values["markdown"], None),
+                                                 ("--html", None, values["html"])):
+            if markdown_path or html_path:
+                try:
+                    pages.write(doc, markdown_path=markdown_path, html_path=html_path, fail_on=fail_on,
+                                seed=state.seed)
+                except OSError as exc:
+                    unwritten.append(f"{option} {markdown_path or html_path}: {exc.strerror or exc}")
     status = _console.summarise(console, results, stats, runner.profile.name if runner else chosen.name, elapsed,
                                 verbose=verbose, seed=state.seed, metrics=runner.metrics() if runner else None,
                                 fail_on=fail_on, baseline=baseline, partial=unrun(results, state.deselected),
                                 interrupted=interrupted)
+    if unwritten:  # the verdict above stands; the output asked for is missing: the command did not do its job
+        click.echo("infercheck: error: cannot write " + "; ".join(unwritten), err=True)
+        sys.exit(EXIT_INCOMPLETE if status != EXIT_INTERRUPTED else status)
     sys.exit(status)
 
 
@@ -416,11 +431,62 @@ def report(results, markdown_path, server, how):
     click.echo(f"wrote {markdown_path}")
 
 
+def _apis_of(chk) -> list[str]:
+    """The APIs whose cases ``chk`` judges (the property suites' requests are cases of the OpenAI-style API)."""
+    from .contract import cases as _cases
+
+    return [api for api in APIS if any(chk.applies(case) for case in _cases.load(api))]
+
+
 @main.command("checks")
 def list_checks():
-    """List the registered checks."""
-    for chk in registry().values():
-        click.echo(f"{chk.id:22} {chk.severity:9} {chk.title}")
+    """List the registered checks: id, severity, the APIs whose answers it judges, title."""
+    checks = list(registry().values())
+    width = max(len(chk.id) for chk in checks)
+    rows = [(chk, ",".join(_apis_of(chk)) or "-") for chk in checks]
+    apis = max(len(a) for _, a in rows)
+    click.echo(f"{'check':{width}}  {'severity':8}  {'apis':{apis}}  title")
+    for chk, api in rows:
+        click.echo(f"{chk.id:{width}}  {chk.severity:8}  {api:{apis}}  {chk.title}")
+
+
+@main.command("explain")
+@click.argument("check_id", metavar="CHECK")
+def explain(check_id):
+    """What one check checks: its title, severity, the cases it judges, what it says, and the profiles that allow
+    what it finds (with their kinds and evidence)."""
+    import inspect
+
+    checks = registry()
+    chk = checks.get(check_id)
+    if chk is None:
+        import difflib
+
+        near = difflib.get_close_matches(check_id, list(checks), n=1)
+        _die(f"no check {check_id!r}" + (f" (did you mean {near[0]!r}?)" if near else "; `infercheck checks` lists them"))
+    from .contract import cases as _cases
+
+    click.echo(f"{chk.id} [{chk.severity}]: {chk.title}")
+    doc = inspect.getdoc(chk.func)
+    if doc:
+        click.echo("\n" + doc)
+    for api in _apis_of(chk):
+        judged = [case.id for case in _cases.load(api) if chk.applies(case)]
+        click.echo(f"\n{api}: judges {len(judged)} case(s): " + ", ".join(judged[:10])
+                   + (f" and {len(judged) - 10} more" if len(judged) > 10 else ""))
+    source = inspect.getsource(chk.func)
+    kinds = list(dict.fromkeys(re.findall(r"""kind=["']([^"']+)["']""", source)))
+    if kinds or "problems=" in source:
+        click.echo("\nkinds it reports (what a profile's [[allow]] kind names): " + ", ".join(
+            kinds + (["the JSON Schema keywords its problems break (type, required, enum, ...)"]
+                     if "problems=" in source else [])))
+    click.echo(f"\ncode: {chk.func.__module__}.{chk.func.__qualname__}")
+    allowed = [(name, a) for name in _profiles.names() for a in _profiles.load(name).allowances if a.check == chk.id]
+    if allowed:
+        click.echo("\nallowed by profiles (an allowance names the kind of problem it covers):")
+        for name, a in allowed:
+            click.echo(f"  {name}: {a.id}" + (f" (kind {a.kind})" if a.kind else "") + f": {a.reason}")
+            click.echo(f"    evidence: {a.evidence}")
 
 
 @main.command("cases")

@@ -24,6 +24,7 @@ import pytest
 from . import _config, _settings
 from .checks import baseline as _baseline
 from .checks.base import Outcome, Result, internal_error, redact_result
+from .checks.catalog import registry
 from .contract import profiles as _profiles
 from .contract.data import data_dir
 from .generation.requests import DEFAULT_MAX_EXAMPLES
@@ -108,6 +109,7 @@ class State:
     wanted: list[Item] = field(default_factory=list)  # the checks of the collected items
     deselected: int = 0  # checks -k left out
     interrupted: bool = False  # Ctrl-C stopped the session
+    unwritten: list[str] = field(default_factory=list)  # outputs that could not be written, and why
 
     @property
     def runner(self) -> Runner | None:
@@ -183,7 +185,8 @@ class State:
             path = value(self.config, "baseline")
             baseline = _baseline.load(path) if path else None
             runner = Runner(self.target(), value(self.config, "concurrency"),
-                            _profiles.load(value(self.config, "profile")), value(self.config, "max_requests"),
+                            _profiles.load(value(self.config, "profile"), checks=registry()),
+                            value(self.config, "max_requests"),
                             baseline=baseline, max_tokens=value(self.config, "max_tokens"), seed=seed)
         except (TargetError, ValueError) as exc:
             pytest.exit(f"infercheck: {exc}", returncode=2)
@@ -410,12 +413,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                                    samples=state.runner.latency_samples(), fail_on=value(session.config, "fail_on"),
                                    interrupted=state.interrupted, deselected=state.deselected)
             _report.write(path, doc)
+        except OSError as exc:  # a full disk, a path that is no file: the run is decided, the output is not
+            state.unwritten.append(f"--json {path}: {exc.strerror or exc}")
         except Exception as exc:
             state.record(internal_error(exc, what=f"the results document writer ({path})", case="results"))
     path = value(session.config, "write_baseline")
     if path:
         try:
             _baseline.write(path, state.results, state.session.target_info())
+        except OSError as exc:
+            state.unwritten.append(f"--write-baseline {path}: {exc.strerror or exc}")
         except Exception as exc:
             state.record(internal_error(exc, what=f"the baseline writer ({path})", case="baseline"))
     # --fail-on in a plain pytest session (infercheck run decides its own exit status from the verdict)

@@ -170,6 +170,18 @@ def test_a_bad_profile_file_gives_one_clear_line(tmp_path, content, says):
     assert says in str(info.value) and "\n" not in str(info.value)
 
 
+def test_an_allowance_naming_no_check_is_one_line_with_the_nearest_name(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('name = "mine"\ntitle = "m"\n[[allow]]\nid = "x"\ncheck = "stop-honored"\nreason = "r"\n'
+                    'evidence = "e"\nkind = "stop-in-text"\n')
+    with pytest.raises(ProfileError) as info:
+        load(str(path), checks=registry())
+    assert str(info.value) == f"profile {path}: [[allow]] 'x': no check 'stop-honored' (did you mean 'stop-honoured'?)"
+    assert load(str(path)).allowances[0].check == "stop-honored"  # without the registry, nothing to hold it to
+    for name in ("openai", "vllm", "llamacpp", "tgi", "strict"):  # the built-in ones name only real checks
+        assert load(name, checks=registry()).name == name
+
+
 def test_unknown_profile_names_the_known_ones():
     with pytest.raises(ProfileError, match="unknown profile 'nope'; known: flexai, llama-cpp-python, llamacpp, openai, sagemaker, strict, tgi, transformers-serve, vllm"):
         load("nope")

@@ -162,6 +162,7 @@ class Result:
     allowance: Allowance | None = None  # for a deviation: the profile entry that allowed it
     traceback: str = ""  # for an internal error: where infercheck's code broke
     known: str | None = None  # for a known failure: the reason the baseline gives
+    kinds: tuple[str, ...] = ()  # for a failure: the kinds of problem it found (what a profile's allowance names)
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -177,6 +178,8 @@ class Result:
             out["expected"] = self.expected
         if self.received is not None:
             out["received"] = self.received
+        if self.kinds:
+            out["kinds"] = list(self.kinds)
         if self.allowance is not None:
             out["allowed_by"] = self.allowance.to_json()
         if self.traceback:
@@ -193,7 +196,8 @@ class Result:
                      *(["the request it was checking:", f"  {self.curl}"] if self.curl else []),
                      *([self.traceback.rstrip()] if traceback else [])]
             return "\n".join(line for line in lines if line)
-        lines = [f"[{self.severity}] {self.check}: {self.title}", f"case: {self.case}", self.message]
+        lines = [f"[{self.severity}] {self.check}: {self.title}", f"case: {self.case}", self.message,
+                 f"kinds: {', '.join(self.kinds)}" if self.kinds else ""]
         if self.expected is not None:
             lines.append(f"expected: {short(self.expected)}")
         if self.received is not None:
@@ -254,6 +258,7 @@ def _evaluate(chk: Check, case: Case, exchange: Exchange, ctx: Context, profile:
         result.message = verdict.message
         result.expected = verdict.expected
         result.received = verdict.received
+        result.kinds = tuple(dict.fromkeys(p.kind for p in verdict.problems))
         if verdict.outcome is Outcome.FAILED and profile is not None:
             allowance = profile.allows(chk.id, case, verdict.problems)
             if allowance is not None:

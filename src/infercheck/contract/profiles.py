@@ -11,10 +11,11 @@ that need them are skipped with the profile's reason.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -108,9 +109,16 @@ def names() -> list[str]:
     return sorted(p.stem for p in data_dir("profiles").glob("*.toml"))
 
 
-def load(name_or_path: str | None = None) -> Profile:
-    """A built-in profile by name, or a profile file by path."""
-    return _load(name_or_path or DEFAULT, ())
+def load(name_or_path: str | None = None, *, checks: Collection[str] = ()) -> Profile:
+    """A built-in profile by name, or a profile file by path. With ``checks`` (the registered check ids), an
+    allowance naming another check is an error (a typo would otherwise never apply, without a word)."""
+    profile = _load(name_or_path or DEFAULT, ())
+    for allowance in profile.allowances if checks else ():
+        if allowance.check not in checks:
+            near = difflib.get_close_matches(allowance.check, list(checks), n=1)
+            raise ProfileError(f"profile {profile.source}: [[allow]] {allowance.id!r}: no check {allowance.check!r}"
+                               + (f" (did you mean {near[0]!r}?)" if near else "; `infercheck checks` lists them"))
+    return profile
 
 
 def _load(name_or_path: str, seen: tuple[str, ...]) -> Profile:

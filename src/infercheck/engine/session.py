@@ -17,6 +17,7 @@ from hypothesis import settings as Settings
 
 from ..checks.base import Outcome
 from ..checks.baseline import Baseline
+from ..checks.catalog import registry
 from ..contract import profiles as _profiles
 from ..contract.profiles import Profile
 from ..generation.requests import DEFAULT_MAX_EXAMPLES, DEFAULT_SHRINK_BUDGET, case_for
@@ -121,7 +122,7 @@ def run(
     ``suites`` the property suites of the API too (``max_examples`` generated requests each, from ``seed``: random
     when None, kept as ``runner.seed``), all at once. The runner holds the results."""
     if not isinstance(profile, Profile):
-        profile = _profiles.load(profile)
+        profile = _profiles.load(profile, checks=registry())
     runner = Runner(target, concurrency, profile, max_requests, baseline=baseline, max_tokens=max_tokens)
     api = api or target.api
     selected = [i for i in items(api) if selects(api, target.task, i.case.api, i.case.route)]

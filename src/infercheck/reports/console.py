@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..checks.base import Outcome, Result
+from ..checks.base import SEVERITIES, Outcome, Result
 from ..checks.baseline import Baseline
 from .markdown import FIGURE_NAMES
 from .results import EXIT_FAILED, EXIT_OK, summary, verdict
@@ -35,19 +35,29 @@ def summarise(console: Console, results: list[Result], stats: dict, profile: str
         console.print("  seen in: " + ", ".join(f"{r.case}/{r.check}" for r in group[:8])
                       + (f" and {len(group) - 8} more" if len(group) > 8 else ""), markup=False, soft_wrap=True)
         console.print("  e.g. " + first.message.split("\nseen: ", 1)[-1], markup=False, soft_wrap=True)
-    # failures: one paragraph per check and message; the same failure of many cases (a stopped endpoint, one
-    # timeout after another) names the other cases instead of repeating itself
-    same: dict[tuple[str, str], list[Result]] = {}
-    for r in failures:
-        same.setdefault((r.check, r.message), []).append(r)
-    for group in same.values():
+    # failures: one block per cause (check, kinds and message but for its numbers), the most severe and the most
+    # shared first; one example with its curl, the other cases named on one line
+    causes = by_cause(failures)
+    for group in causes:
         r = group[0]
-        console.print(f"\n[red bold]FAILED[/] {escape(f'[{r.severity}]')} [bold]{r.check}[/]: {r.title}")
+        shared = f" ({len(group)} cases)" if len(group) > 1 else ""
+        console.print(f"\n[red bold]FAILED[/] {escape(f'[{r.severity}]')} [bold]{r.check}[/]: {r.title}{shared}")
         console.print(r.render().split("\n", 1)[1], markup=False, soft_wrap=True)
         if len(group) > 1:
-            others = [o.case for o in group[1:]]
-            console.print(f"  the same failure in {len(others)} more case(s): " + ", ".join(others[:8])
+            others = list(dict.fromkeys(o.case for o in group[1:]))
+            console.print(f"  the same cause in {len(others)} more case(s): " + ", ".join(others[:8])
                           + (f" and {len(others) - 8} more" if len(others) > 8 else ""), markup=False, soft_wrap=True)
+    if len(causes) > 1:
+        console.print(f"\n{len(failures)} failure(s), {len(causes)} unique: by check", soft_wrap=True)
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, collapse_padding=True)
+        for column in ("check", "severity", "failures", "causes"):
+            table.add_column(column, justify="left" if column in ("check", "severity") else "right")
+        per: dict[str, list[list[Result]]] = {}
+        for group in causes:
+            per.setdefault(group[0].check, []).append(group)
+        for check, groups in per.items():
+            table.add_row(check, groups[0][0].severity, str(sum(len(g) for g in groups)), str(len(groups)))
+        console.print(table)
     if baseline is not None:
         known = [r for r in results if r.outcome is Outcome.KNOWN]
         if known:
@@ -110,6 +120,24 @@ def summarise(console: Console, results: list[Result], stats: dict, profile: str
         colour, rest = "yellow", rest + " (exit 0: --fail-on never)"
     console.print(f"verdict: [{colour} bold]{escape(label)}[/]{escape(colon + rest)}")
     return status
+
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def cause(result: Result) -> tuple[str, tuple[str, ...], str]:
+    """What makes two failures one: their check, their kinds, and their message's first line but for its numbers
+    (a timestamp, a count, a port differ from case to case; the fault does not)."""
+    return result.check, result.kinds, _NUMBER.sub("N", result.message.split("\n", 1)[0])
+
+
+def by_cause(failures: list[Result]) -> list[list[Result]]:
+    """``failures`` grouped by ``cause``: the most severe first, then the most shared."""
+    groups: dict[tuple, list[Result]] = {}
+    for r in failures:
+        groups.setdefault(cause(r), []).append(r)
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    return sorted(groups.values(), key=lambda g: (rank.get(g[0].severity, len(rank)), -len(g)))
 
 
 def latency_table(metrics: dict) -> Table:

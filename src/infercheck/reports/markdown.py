@@ -35,6 +35,8 @@ def _fence(text: str, language: str = "") -> list[str]:
 
 def _evidence(result: dict[str, Any]) -> list[str]:
     lines = [result["message"]]
+    if result.get("kinds"):
+        lines.append(f"kinds: {', '.join(result['kinds'])}")
     if "expected" in result:
         lines.append(f"expected: {short(result['expected'], 300)}")
     if "received" in result:

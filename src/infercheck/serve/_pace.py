@@ -27,6 +27,8 @@ def _texts(event: Any) -> bool:
         return False
     if isinstance(event.get("token"), dict):  # TGI
         return bool(event["token"].get("text")) and not event["token"].get("special")
+    if event.get("type") == "response.output_text.delta":  # the Responses API
+        return bool(event.get("delta"))
     for choice in event.get("choices") or []:
         delta = choice.get("delta") or choice.get("message") or {}
         if choice.get("text") or (isinstance(delta, dict) and delta.get("content")):
@@ -56,6 +58,8 @@ def _generated_tokens(body: bytes) -> int | None:
     usage, details = doc.get("usage"), doc.get("details")
     if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
         return usage["completion_tokens"]
+    if isinstance(usage, dict) and isinstance(usage.get("output_tokens"), int):  # the Responses API
+        return usage["output_tokens"]
     if isinstance(details, dict) and isinstance(details.get("generated_tokens"), int):
         return details["generated_tokens"]
     return 1 if isinstance(doc.get("generated_text"), str) else None
