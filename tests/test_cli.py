@@ -146,12 +146,12 @@ def test_max_requests_caps_the_run(tmp_path):
     assert any("--max-requests 10" in r["message"] for r in doc["results"] if r["outcome"] == "skipped")
 
 
-def test_the_readme_states_the_cost_of_a_default_run():
-    """The README's cost statement is the one `infercheck cases` computes from the cases."""
+def test_the_guide_states_the_cost_of_a_default_run():
+    """The getting-started guide's cost statement is the one `infercheck cases` computes from the cases."""
     cases, generated = infercheck("cases").stdout.strip().splitlines()[-2:]
     assert cases.startswith("at most 71 requests (69 without an API key) and ")
     assert generated.startswith("property suites (--max-examples 20): at most 240 generated requests")
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "guide" / "getting-started.md").read_text()
     assert cases in readme and generated in readme
 
 

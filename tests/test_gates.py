@@ -108,21 +108,41 @@ def test_a_short_or_dummy_key_corrupts_nothing(tmp_path, key):
     assert any('"max_tokens": ' in r["curl"] for r in failed)
 
 
-def test_the_example_workflow_uses_only_options_that_exist():
-    import re
-
+def test_the_example_workflow_uses_the_action_with_inputs_it_declares():
     import yaml
 
     workflow = yaml.safe_load((ROOT / "examples" / "github-actions" / "infercheck.yml").read_text())
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
     steps = workflow["jobs"]["conformance"]["steps"]
-    script = next(s["run"] for s in steps if "infercheck run" in s.get("run", ""))
-    command = script[script.index("infercheck run"):].replace("\\\n", " ")
-    flags = set(re.findall(r"(?<!\S)(--[a-z-]+)", command))
-    assert {"--base-url", "--junit", "--markdown", "--html", "--fail-on", "--profile"} <= flags
-    helped = infercheck("run", "--help").stdout
-    assert all(flag in helped for flag in flags), flags
-    assert "$GITHUB_STEP_SUMMARY" in command
-    assert any(s.get("uses", "").startswith("actions/upload-artifact") for s in steps)
+    used = next(s for s in steps if s.get("uses", "").startswith("infercheck/infercheck@"))
+    assert set(used["with"]) <= set(action["inputs"]) and used["with"]["profile"] == "llama-cpp-python"
+    # every input reaches the action's script, and the script reads every one it is given
+    run = next(s for s in action["runs"]["steps"] if s.get("id") == "run")
+    assert {f"INPUT_{name.upper().replace('-', '_')}" for name in action["inputs"] if name != "python-version"} == \
+        set(run["env"])
+    script = (ROOT / "scripts" / "action.sh").read_text()
+    assert all(f"${{{name}" in script for name in run["env"])
+    assert any(s.get("uses", "").startswith("actions/upload-artifact") for s in action["runs"]["steps"])
+
+
+@pytest.mark.slow
+def test_the_actions_script_checks_the_embedded_endpoint_and_reports_to_the_job(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs),
+           "INFERCHECK_SKIP_INSTALL": "1", "PYTHON": sys.executable, "INPUT_ARGS": "--max-examples 2",
+           "INPUT_REPORTS": str(tmp_path / "reports"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "action.sh")], env=env, capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert outputs.read_text() == "verdict=CONFORMANT\nexit-status=0\n"
+    assert summary.read_text().startswith("## infercheck: CONFORMANT")
+    assert {p.name for p in (tmp_path / "reports").iterdir()} == {"results.json", "junit.xml", "infercheck.html",
+                                                                  "summary.md"}
 
 
 def test_an_error_quoting_what_the_target_answered_never_shows_the_key():

@@ -9,7 +9,6 @@ import atexit
 import functools
 import gc
 import os
-import re
 import sys
 import time
 from contextlib import ExitStack
@@ -25,6 +24,7 @@ from ._progress import RunProgress, planned
 from ._version import __version__
 from .checks import baseline as _baseline
 from .checks.base import INTERNAL, INTERNAL_TITLE, Outcome, Result
+from .checks.base import SCHEMA_KINDS, kinds_of
 from .checks.catalog import registry
 from .checks.crash import crash
 from .contract import profiles as _profiles
@@ -455,7 +455,6 @@ def list_checks():
 def explain(check_id):
     """What one check checks: its title, severity, the cases it judges, what it says, and the profiles that allow
     what it finds (with their kinds and evidence)."""
-    import inspect
 
     checks = registry()
     chk = checks.get(check_id)
@@ -467,19 +466,20 @@ def explain(check_id):
     from .contract import cases as _cases
 
     click.echo(f"{chk.id} [{chk.severity}]: {chk.title}")
-    doc = inspect.getdoc(chk.func)
+    from inspect import getdoc
+
+    doc = getdoc(chk.func)
     if doc:
         click.echo("\n" + doc)
     for api in _apis_of(chk):
         judged = [case.id for case in _cases.load(api) if chk.applies(case)]
         click.echo(f"\n{api}: judges {len(judged)} case(s): " + ", ".join(judged[:10])
                    + (f" and {len(judged) - 10} more" if len(judged) > 10 else ""))
-    source = inspect.getsource(chk.func)
-    kinds = list(dict.fromkeys(re.findall(r"""kind=["']([^"']+)["']""", source)))
-    if kinds or "problems=" in source:
+    kinds = kinds_of(chk)
+    if kinds:
         click.echo("\nkinds it reports (what a profile's [[allow]] kind names): " + ", ".join(
-            kinds + (["the JSON Schema keywords its problems break (type, required, enum, ...)"]
-                     if "problems=" in source else [])))
+            "the JSON Schema keywords the answer breaks (type, required, enum, ...)" if k == SCHEMA_KINDS else k
+            for k in kinds))
     click.echo(f"\ncode: {chk.func.__module__}.{chk.func.__qualname__}")
     allowed = [(name, a) for name in _profiles.names() for a in _profiles.load(name).allowances if a.check == chk.id]
     if allowed:

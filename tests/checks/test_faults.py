@@ -245,10 +245,10 @@ def test_each_task_endpoint_alone_catches_its_fault_and_passes_clean(task: str):
         assert bool(failed) == bool(faults), [r.render() for r in failed]
 
 
-def test_the_readme_counts_the_faults():
+def test_the_reference_endpoint_page_counts_the_faults():
     from ..support import ROOT
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "design" / "reference-endpoint.md").read_text()
     hf = [f for f in FAULTS if f.startswith(("hf-", "tgi-", "loading"))]
     assert f"lists its {len(FAULTS) - len(HOSTILE)} fault modes" in readme
     assert f"and {len(HOSTILE)} hostile behaviours" in readme and f"({len(hf)} of them in the task and TGI" in readme

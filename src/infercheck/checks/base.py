@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -141,6 +142,19 @@ def check(
         return func
 
     return register
+
+
+SCHEMA_KINDS = "JSON Schema keywords"  # what a check that reports a schema's violations names its kinds by
+
+
+def kinds_of(chk: Check) -> list[str]:
+    """The kinds of problem ``chk`` reports (what a profile's allowance names), read from its code: its
+    ``kind="..."`` and ``Problem("...")`` literals, and ``SCHEMA_KINDS`` where it reports a schema's violations."""
+    import inspect
+
+    source = inspect.getsource(chk.func)
+    kinds = list(dict.fromkeys(re.findall(r"""(?:kind=|Problem\()["']([^"']+)["']""", source)))
+    return kinds + ([SCHEMA_KINDS] if "schema_problem" in source else [])
 
 
 def registered() -> dict[str, Check]:
