@@ -300,3 +300,25 @@ def test_explain_says_what_a_check_judges_and_the_kinds_an_allowance_names():
     typo = infercheck("explain", "stop-honored")
     assert typo.returncode == 2 and typo.stderr == ("infercheck: error: no check 'stop-honored' (did you mean "
                                                     "'stop-honoured'?)\n")
+
+
+@pytest.mark.slow
+def test_report_shows_a_results_document_as_the_run_did_failures_first(tmp_path):
+    out = tmp_path / "results.json"
+    run = infercheck("run", "--fault", "stop-ignored", "--fault", "created-millis", "--max-examples", "2",
+                     "--json", str(out))
+    assert run.returncode == 1
+    shown = infercheck("report", str(out))
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    assert text.lstrip().startswith("FAILED [high] stop-honoured") and "kinds: stop-in-text" in text
+    assert "FAILED [medium] created-recent" in text and "unique: by check" in text
+    assert text.rstrip().endswith("verdict: NOT CONFORMANT: " + run.stdout.rsplit("NOT CONFORMANT: ", 1)[1].strip())
+
+
+def test_cases_of_one_task():
+    proc = infercheck("cases", "--task", "text-classification")
+    ids = [line.split()[0] for line in proc.stdout.splitlines() if line.startswith("text-")]
+    assert proc.returncode == 0 and ids and all(i.startswith("text-classification.") for i in ids)
+    assert proc.stdout.rstrip().endswith(f"{len(ids)} requests at most ({len(ids) - 2} without an API key); a task "
+                                         "endpoint is sent only its own task's cases")

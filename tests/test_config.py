@@ -87,10 +87,13 @@ def test_a_named_file_and_an_empty_infercheck_config(tmp_path):
     proc = infercheck("--config", str(named), "run", "--json", str(tmp_path / "r.json"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert requests_sent(tmp_path / "r.json") == 5
+    # the run says which file it read and what it wrote
+    assert f"configuration: {named}\n" in proc.stdout and f"wrote: --json {tmp_path / 'r.json'}\n" in proc.stdout
     (tmp_path / "infercheck.toml").write_text("max_requests = 'bad'\n")
     proc = subprocess.run([*INFERCHECK, "run", "-k", "models.list"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=60, env={**_clean_env(), "INFERCHECK_CONFIG": ""})
     assert proc.returncode == 0, proc.stderr  # an empty INFERCHECK_CONFIG: no file is read
+    assert "configuration:" not in proc.stdout
 
 
 def test_a_session_without_conformance_tests_never_reads_the_file(tmp_path):

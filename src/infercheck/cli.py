@@ -211,6 +211,9 @@ def run(keyword, verbose, **params):
                       f"profile [cyan]{escape(chosen.name)}[/]" + (f" with faults {', '.join(faults)}" if faults else ""))
         if target.tls.describe():
             console.print(f"[yellow]{escape(target.tls.describe())}[/]", soft_wrap=True)
+        config = click.get_current_context().find_root().obj
+        if config is not None and config.path is not None:
+            console.print(f"configuration: {escape(str(config.path))}", soft_wrap=True)
         waited = max((e.waited for e in target.discovery), default=0)
         if waited:
             console.print(f"the model was loading: waited {waited:.1f} s (503 with estimated_time)")
@@ -277,10 +280,16 @@ def run(keyword, verbose, **params):
                                 seed=state.seed)
                 except OSError as exc:
                     unwritten.append(f"{option} {markdown_path or html_path}: {exc.strerror or exc}")
+    written = [f"{flag} {values[name]}" for name, flag in (("json", "--json"), ("junit", "--junit"),
+                                                          ("markdown", "--markdown"), ("html", "--html"),
+                                                          ("allure", "--allure"),
+                                                          ("write_baseline", "--write-baseline"))
+               if values[name] and not any(u.startswith(f"{flag} ") for u in unwritten)]
     status = _console.summarise(console, results, stats, runner.profile.name if runner else chosen.name, elapsed,
                                 verbose=verbose, seed=state.seed, metrics=runner.metrics() if runner else None,
                                 fail_on=fail_on, baseline=baseline, partial=unrun(results, state.deselected),
-                                interrupted=interrupted)
+                                interrupted=interrupted, notes=["wrote: " + ", ".join(written)] if written and runner
+                                else [])
     if unwritten:  # the verdict above stands; the output asked for is missing: the command did not do its job
         click.echo("infercheck: error: cannot write " + "; ".join(unwritten), err=True)
         sys.exit(EXIT_INCOMPLETE if status != EXIT_INTERRUPTED else status)
@@ -405,14 +414,15 @@ def compare(config, targets_file, out_dir, seed):
 
 @main.command("report")
 @click.argument("results", type=click.Path(dir_okay=False))
-@click.option("--markdown", "markdown_path", required=True, type=click.Path(dir_okay=False),
-              help="Write the page here.")
-@click.option("--server", required=True, help="The server's name, the page's title.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False),
+              help="Write the server's compatibility page here (instead of the terminal view).")
+@click.option("--server", help="The server's name, the page's title [default: the target's URL].")
 @click.option("--how", help="How the server was run, one line for the page's header.")
 @_guarded
 def report(results, markdown_path, server, how):
-    """Turn a results document (infercheck run --json) into a server's compatibility page in Markdown: what it
-    did against each check, and the evidence of every failure and deviation."""
+    """Show a results document (infercheck run --json) as the run showed it: failures grouped by cause, most
+    severe first, the counts, the latency and the verdict. With --markdown, write a server's compatibility page
+    instead: what it did against each check, and the evidence of every failure and deviation."""
     import json
 
     from .contract import schemas as _schemas
@@ -426,8 +436,18 @@ def report(results, markdown_path, server, how):
     if problem is not None:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in problem.absolute_path)
         _die(f"{results} is not an infercheck results document: ${where}: {problem.message}")
+    if markdown_path is None:
+        from .reports.results import results_of
+
+        stats, target = doc["stats"], doc["target"]
+        _console.summarise(Console(highlight=False), results_of(doc), stats, target.get("profile", "openai"),
+                           float(stats.get("duration_s") or 0), verbose=False, seed=target.get("seed"),
+                           metrics=doc.get("metrics"), partial=doc.get("partial"),
+                           interrupted=bool(doc.get("interrupted")))
+        return
     _writable("--markdown", markdown_path)
-    Path(markdown_path).write_text(_server_doc.markdown(doc, server=server, how=how), encoding="utf-8")
+    name = server or ("the embedded reference endpoint" if doc["target"].get("embedded") else doc["target"]["base_url"])
+    Path(markdown_path).write_text(_server_doc.markdown(doc, server=name, how=how), encoding="utf-8")
     click.echo(f"wrote {markdown_path}")
 
 
@@ -492,11 +512,15 @@ def explain(check_id):
 @main.command("cases")
 @click.option("--api", type=click.Choice(APIS), default="openai", show_default=True,
               help="Whose cases: the OpenAI-style API's, TGI's, or the Hugging Face tasks'.")
-def list_cases(api):
+@click.option("--task", type=click.Choice(TASKS), metavar="TASK",
+              help="Only this Hugging Face task's cases (implies --api hf), as a run with --task sends them.")
+def list_cases(api, task):
     """List the cases a run sends, and what a default run costs at most."""
     from .contract import cases as _cases
 
-    cases = _cases.load(api)
+    if task is not None:
+        api = "hf"
+    cases = [c for c in _cases.load(api) if task is None or c.route == task]
     for case in cases:
         bound = _cases.token_bound(case)
         tokens = "unbounded" if bound is None else f"<= {bound} tokens" if bound else ""

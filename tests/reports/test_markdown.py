@@ -28,3 +28,23 @@ def test_an_interrupted_run_says_so_with_its_exit_status():
     doc = _doc([passed], interrupted=True)
     assert doc["exit_status"] == 130 and "exit status 130" in run_summary(doc)
     assert run_summary(doc).startswith("## infercheck: INTERRUPTED: stopped (Ctrl-C) before it ended; 1 check(s)")
+
+
+def test_two_runs_of_one_seed_write_their_results_in_the_same_order():
+    from infercheck import embedded, resolve, run
+
+    orders = []
+    for _ in range(2):
+        with embedded(faults=("created-millis",)) as url:
+            runner = run(resolve(url), max_examples=3, seed=5, concurrency=8)
+        doc = _doc(runner.results)
+        orders.append([(r["case"], r["check"], r["outcome"]) for r in doc["results"]])
+    assert orders[0] == orders[1] and len(orders[0]) > 100
+    cases = [case for case, _, _ in orders[0]]
+    from infercheck.contract import cases as _cases
+
+    files = [c.id for c in _cases.load("openai")]
+    seen = [c for c in dict.fromkeys(cases) if not c.startswith("property.")]
+    assert seen == [c for c in files if c in seen]  # the cases in their files' order
+    assert max(i for i, c in enumerate(cases) if not c.startswith("property.")) < \
+        min(i for i, c in enumerate(cases) if c.startswith("property."))

@@ -11,6 +11,7 @@ from typing import Any
 
 from .._version import __version__
 from ..wire.metrics import FIGURES
+from ..checks.base import SEVERITIES
 from .results import doc_verdict
 
 OUTCOMES = ("passed", "failed", "deviation", "skipped", "error")
@@ -68,6 +69,14 @@ def build(runs: list[Run], *, seed: int | None = None, schedule: dict[str, str] 
                      **({"received": r["received"]} if "received" in r else {})}
                     for r in quoted[:DETAILS_PER_CELL]] + (
                     [{"more": len(quoted) - DETAILS_PER_CELL}] if len(quoted) > DETAILS_PER_CELL else [])
+    # the checks some target did not pass come first (worst cell first, then severity): the page, the Markdown and
+    # the JSON read top down, and forty green rows before the red ones hide them
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    order = sorted(checks, key=lambda c: (min((_WORST.index(o) if o in _WORST else len(_WORST)
+                                                for o in matrix[c].values()), default=len(_WORST)),
+                                          rank.get(checks[c]["severity"], len(rank))))
+    checks = {c: checks[c] for c in order}
+    matrix = {c: matrix[c] for c in order}
     return {
         "tool": {"name": "infercheck", "version": __version__},
         "seed": seed,

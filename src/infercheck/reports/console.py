@@ -17,7 +17,8 @@ from .results import EXIT_FAILED, EXIT_OK, summary, verdict
 
 def summarise(console: Console, results: list[Result], stats: dict, profile: str, elapsed: float, *,
                verbose: bool, seed: int | None, metrics: dict | None = None, fail_on: str = "failed",
-               baseline: Baseline | None = None, partial: str | None = None, interrupted: bool = False) -> int:
+               baseline: Baseline | None = None, partial: str | None = None, interrupted: bool = False,
+               notes: list[str] | None = None) -> int:
     """Print internal errors, deviations, failures, the table and the verdict; return the exit status."""
     failures = [r for r in results if r.outcome is Outcome.FAILED]
     deviations = [r for r in results if r.outcome is Outcome.DEVIATION]
@@ -109,6 +110,8 @@ def summarise(console: Console, results: list[Result], stats: dict, profile: str
             console.print(f"  first: {stats['concurrency_changes'][0]}", soft_wrap=True)
     if seed is not None:
         console.print(f"property seed: {seed} (repeat this run with --seed {seed})")
+    for note in notes or ():  # what the run wrote, just above the verdict
+        console.print(note, soft_wrap=True, markup=False, highlight=False)
     text, status = verdict(counts, fail_on, partial=partial, interrupted=interrupted)
     label, colon, rest = text.partition(":")
     if status == EXIT_OK and deviations and label.startswith("CONFORMANT"):

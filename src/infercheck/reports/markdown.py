@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..checks.base import short
+from ..checks.base import SEVERITIES, short
 from .results import doc_verdict
 
 FIGURE_NAMES = {"ttft_ms": "time to first token (ms)", "itl_ms": "inter-token latency (ms)",
@@ -70,7 +70,9 @@ def run_summary(doc: dict[str, Any], *, fail_on: str = "failed") -> str:
     out += latency_table(doc.get("metrics"))
     for outcome, heading in (("error", "Internal errors"), ("failed", "Failures"), ("deviation", "Deviations"),
                              ("known", "Known failures (baseline)")):
-        chosen = [r for r in doc["results"] if r["outcome"] == outcome]
+        rank = {s: i for i, s in enumerate(SEVERITIES)}  # the most severe first
+        chosen = sorted((r for r in doc["results"] if r["outcome"] == outcome),
+                        key=lambda r: rank.get(r["severity"], len(rank)))
         if not chosen:
             continue
         out += ["", f"### {heading} ({len(chosen)})", ""]

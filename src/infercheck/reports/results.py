@@ -96,8 +96,35 @@ def document(*, target: dict[str, Any], results: list[Result], stats: dict[str, 
         "stats": stats,
         "metrics": metrics if metrics is not None else _metrics.empty(),
         "latency_samples": samples or {"ttft_ms": [], "itl_ms": []},
-        "results": [r.to_json() for r in results],
+        "results": [r.to_json() for r in ordered(results)],
     }
+
+
+def ordered(results: list[Result]) -> list[Result]:
+    """``results`` in an order that is the same for every run of one seed, however the answers arrived: the cases
+    in their files' order (then the property suites'), each case's checks in the registry's order."""
+    from ..checks.catalog import registry
+    from ..contract import cases as _cases
+
+    cases = {c.id: i for i, c in enumerate(c for api in ("openai", "tgi", "hf") for c in _cases.load(api))}
+    checks = {c: i for i, c in enumerate(registry())}
+    return sorted(results, key=lambda r: (r.case.startswith("property."), cases.get(r.case, len(cases)), r.case,
+                                          checks.get(r.check, len(checks)), r.check, r.curl))
+
+
+def results_of(doc: dict[str, Any]) -> list[Result]:
+    """The results of a results document, as the run held them (what ``Result.to_json`` wrote, read back)."""
+    from ..contract.profiles import Allowance
+
+    out = []
+    for r in doc["results"]:
+        allowed = r.get("allowed_by")
+        out.append(Result(r["check"], r["case"], Outcome(r["outcome"]), r["severity"], r["title"], r["message"],
+                          r.get("expected"), r.get("received"), r.get("curl", ""),
+                          Allowance(allowed["id"], r["check"], allowed["reason"], allowed["evidence"])
+                          if allowed else None, r.get("traceback", ""), r.get("baseline_reason"),
+                          tuple(r.get("kinds", ()))))
+    return out
 
 
 def write(path: str | Path, doc: dict[str, Any]) -> None:
