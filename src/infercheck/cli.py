@@ -1,12 +1,12 @@
-"""The ``infercheck`` command: ``run`` the conformance suites, ``serve`` the reference endpoint, ``compare`` targets,
-``report`` a server's page, list ``checks`` and ``cases``. ``run``'s options are derived from the one table of
-settings (``_settings``); the run itself is pytest's, with infercheck's plugin (``plugin.py``), and its report is
+"""The ``infercheck`` command: ``run`` the conformance suites, ``serve`` the reference endpoint, ``compare`` targets;
+the commands that send nothing (``report``, ``checks``, ``explain``, ``cases``) are ``_browse``'s, and how a command
+ends when it cannot go on is ``_exit``'s. ``run``'s options are derived from the one table of settings
+(``_settings``); the run itself is pytest's, with infercheck's plugin (``plugin.py``), and its report is
 ``reports/console.py``'s."""
 
 from __future__ import annotations
 
 import atexit
-import functools
 import gc
 import os
 import sys
@@ -19,21 +19,22 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from . import _config, _settings
+from . import _browse, _config, _settings
 from ._progress import RunProgress, planned
 from ._version import __version__
 from .checks import baseline as _baseline
 from .checks.base import INTERNAL, INTERNAL_TITLE, Outcome, Result
-from .checks.base import SCHEMA_KINDS, kinds_of
 from .checks.catalog import registry
-from .checks.crash import crash
 from .contract import profiles as _profiles
 from .contract.data import data_dir
 from .contract.tasks import TASKS
-from .generation.requests import DEFAULT_MAX_EXAMPLES, cost
 from .reports import console as _console
-from .reports.results import EXIT_INCOMPLETE, EXIT_INTERRUPTED, RESULTS_SCHEMA, summary, unrun
-from .engine.target import APIS, TargetError, choose_api, open_target
+from .reports.results import EXIT_INCOMPLETE, EXIT_INTERRUPTED, summary, unrun
+from .engine.target import TargetError, choose_api, open_target
+from ._exit import KEYS as _KEYS
+from ._exit import die as _die
+from ._exit import guarded as _guarded
+from ._exit import writable as _writable
 
 
 def _fault_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -93,44 +94,6 @@ def _settings_options(command: Any) -> Any:
     for setting in reversed(_settings.where(_settings.RUN)):
         command = _option(setting)(command)
     return command
-
-
-def _guarded(command):
-    """A crash anywhere in ``command`` is an internal error: one clear paragraph and exit 2, never a bare
-    traceback, and never after a verdict (the verdict is the last thing a run prints)."""
-
-    @functools.wraps(command)
-    def guarded(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
-        except Exception as exc:
-            from .wire.redaction import redact
-
-            found = crash(exc)
-            keys = _keys()
-            click.echo(redact(f"infercheck: internal error: {found.summary}" + (f"\n  at {found.where}" if found.where
-                                                                              else ""), keys)
-                       + "\nthe run is incomplete: nothing was decided about the endpoint", err=True)
-            click.echo(redact(found.traceback.rstrip(), keys) if kwargs.get("verbose")
-                       else "  (the whole traceback: add -v)", err=True)
-            sys.exit(EXIT_INCOMPLETE)
-
-    return guarded
-
-
-def _writable(option: str, path: str | None, *, directory: bool = False) -> None:
-    """Output paths are checked before the run: a bad one is bad input, not a failure found after the run."""
-    if path is None:
-        return
-    parent = Path(path).resolve() if directory else Path(path).resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        _die(f"{option} {path}: cannot create {parent}: {exc.strerror or exc}")
-    if not os.access(parent, os.W_OK):
-        _die(f"{option} {path}: {parent} is not writable")
 
 
 def entry() -> None:
@@ -302,20 +265,6 @@ def _stopped(why: str) -> Result:
 
 
 HYPOTHESIS_PROFILES = ("ci", "thorough", "default")  # suites/conftest.py registers the first two
-_KEYS: list[str] = []  # the API keys of this command: redacted from anything it prints about an error
-
-
-def _keys() -> list[str]:
-    return [*_KEYS, *(os.environ[v] for v in _settings.API_KEY_ENV if os.environ.get(v))]
-
-
-def _die(message: str) -> None:
-    from .wire.redaction import redact
-
-    click.echo(f"infercheck: error: {redact(message, _keys())}", err=True)
-    sys.exit(EXIT_INCOMPLETE)
-
-
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
@@ -412,134 +361,9 @@ def compare(config, targets_file, out_dir, seed):
         sys.exit(EXIT_INCOMPLETE)
 
 
-@main.command("report")
-@click.argument("results", type=click.Path(dir_okay=False))
-@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False),
-              help="Write the server's compatibility page here (instead of the terminal view).")
-@click.option("--server", help="The server's name, the page's title [default: the target's URL].")
-@click.option("--how", help="How the server was run, one line for the page's header.")
-@_guarded
-def report(results, markdown_path, server, how):
-    """Show a results document (infercheck run --json) as the run showed it: failures grouped by cause, most
-    severe first, the counts, the latency and the verdict. With --markdown, write a server's compatibility page
-    instead: what it did against each check, and the evidence of every failure and deviation."""
-    import json
 
-    from .contract import schemas as _schemas
-    from .reports import server_page as _server_doc
-
-    try:
-        doc = json.loads(Path(results).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        _die(f"{results}: cannot read a results document: {exc}")
-    problem = next(iter(_schemas.validator(RESULTS_SCHEMA).iter_errors(doc)), None)
-    if problem is not None:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in problem.absolute_path)
-        _die(f"{results} is not an infercheck results document: ${where}: {problem.message}")
-    if markdown_path is None:
-        from .reports.results import results_of
-
-        stats, target = doc["stats"], doc["target"]
-        _console.summarise(Console(highlight=False), results_of(doc), stats, target.get("profile", "openai"),
-                           float(stats.get("duration_s") or 0), verbose=False, seed=target.get("seed"),
-                           metrics=doc.get("metrics"), partial=doc.get("partial"),
-                           interrupted=bool(doc.get("interrupted")))
-        return
-    _writable("--markdown", markdown_path)
-    name = server or ("the embedded reference endpoint" if doc["target"].get("embedded") else doc["target"]["base_url"])
-    Path(markdown_path).write_text(_server_doc.markdown(doc, server=name, how=how), encoding="utf-8")
-    click.echo(f"wrote {markdown_path}")
-
-
-def _apis_of(chk) -> list[str]:
-    """The APIs whose cases ``chk`` judges (the property suites' requests are cases of the OpenAI-style API)."""
-    from .contract import cases as _cases
-
-    return [api for api in APIS if any(chk.applies(case) for case in _cases.load(api))]
-
-
-@main.command("checks")
-def list_checks():
-    """List the registered checks: id, severity, the APIs whose answers it judges, title."""
-    checks = list(registry().values())
-    width = max(len(chk.id) for chk in checks)
-    rows = [(chk, ",".join(_apis_of(chk)) or "-") for chk in checks]
-    apis = max(len(a) for _, a in rows)
-    click.echo(f"{'check':{width}}  {'severity':8}  {'apis':{apis}}  title")
-    for chk, api in rows:
-        click.echo(f"{chk.id:{width}}  {chk.severity:8}  {api:{apis}}  {chk.title}")
-
-
-@main.command("explain")
-@click.argument("check_id", metavar="CHECK")
-def explain(check_id):
-    """What one check checks: its title, severity, the cases it judges, what it says, and the profiles that allow
-    what it finds (with their kinds and evidence)."""
-
-    checks = registry()
-    chk = checks.get(check_id)
-    if chk is None:
-        import difflib
-
-        near = difflib.get_close_matches(check_id, list(checks), n=1)
-        _die(f"no check {check_id!r}" + (f" (did you mean {near[0]!r}?)" if near else "; `infercheck checks` lists them"))
-    from .contract import cases as _cases
-
-    click.echo(f"{chk.id} [{chk.severity}]: {chk.title}")
-    from inspect import getdoc
-
-    doc = getdoc(chk.func)
-    if doc:
-        click.echo("\n" + doc)
-    for api in _apis_of(chk):
-        judged = [case.id for case in _cases.load(api) if chk.applies(case)]
-        click.echo(f"\n{api}: judges {len(judged)} case(s): " + ", ".join(judged[:10])
-                   + (f" and {len(judged) - 10} more" if len(judged) > 10 else ""))
-    kinds = kinds_of(chk)
-    if kinds:
-        click.echo("\nkinds it reports (what a profile's [[allow]] kind names): " + ", ".join(
-            "the JSON Schema keywords the answer breaks (type, required, enum, ...)" if k == SCHEMA_KINDS else k
-            for k in kinds))
-    click.echo(f"\ncode: {chk.func.__module__}.{chk.func.__qualname__}")
-    allowed = [(name, a) for name in _profiles.names() for a in _profiles.load(name).allowances if a.check == chk.id]
-    if allowed:
-        click.echo("\nallowed by profiles (an allowance names the kind of problem it covers):")
-        for name, a in allowed:
-            click.echo(f"  {name}: {a.id}" + (f" (kind {a.kind})" if a.kind else "") + f": {a.reason}")
-            click.echo(f"    evidence: {a.evidence}")
-
-
-@main.command("cases")
-@click.option("--api", type=click.Choice(APIS), default="openai", show_default=True,
-              help="Whose cases: the OpenAI-style API's, TGI's, or the Hugging Face tasks'.")
-@click.option("--task", type=click.Choice(TASKS), metavar="TASK",
-              help="Only this Hugging Face task's cases (implies --api hf), as a run with --task sends them.")
-def list_cases(api, task):
-    """List the cases a run sends, and what a default run costs at most."""
-    from .contract import cases as _cases
-
-    if task is not None:
-        api = "hf"
-    cases = [c for c in _cases.load(api) if task is None or c.route == task]
-    for case in cases:
-        bound = _cases.token_bound(case)
-        tokens = "unbounded" if bound is None else f"<= {bound} tokens" if bound else ""
-        where = case.path or f"<{case.route} endpoint>"
-        click.echo(f"{case.id:42} {case.method:4} {where:30} {tokens}")
-    if api != "openai":
-        keyless = [c for c in cases if not c.auth]
-        per_task = "; a task endpoint is sent only its own task's cases" if api == "hf" else ""
-        click.echo(f"\n{len(cases)} requests at most ({len(keyless)} without an API key){per_task}")
-        return
-    total = _cases.cost(cases)
-    keyless = _cases.cost([c for c in cases if not c.auth])
-    click.echo(f"\nat most {total['requests']} requests ({keyless['requests']} without an API key) and "
-               f"{total['completion_tokens']} completion tokens from a conformant endpoint")
-    generated = cost()
-    click.echo(f"property suites (--max-examples {DEFAULT_MAX_EXAMPLES}): at most {generated['requests']} "
-               f"generated requests and {generated['completion_tokens']} completion tokens from a conformant endpoint; "
-               f"shrinking a failure may take up to {generated['shrinking']} requests per suite")
-
+for _command in (_browse.report, _browse.list_checks, _browse.explain, _browse.list_cases):
+    main.add_command(_command)
 
 if __name__ == "__main__":
     main()

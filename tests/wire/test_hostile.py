@@ -66,7 +66,7 @@ def test_a_never_answering_endpoint_is_given_up_route_by_route(tmp_path):
     assert abandoned and all("stopped answering" in r["message"] for r in abandoned)
     assert doc["stats"]["abandoned"] > 0
     # one paragraph for many cases: the terminal names the others instead of repeating the failure
-    assert "the same failure in" in done.stdout
+    assert "the same cause in" in done.stdout
     assert done.stdout.count("the endpoint stopped answering POST /v1/chat/completions") <= 3
 
 
