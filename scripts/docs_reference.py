@@ -26,7 +26,8 @@ def options() -> str:
            "configuration file (`infercheck.toml`, or `[tool.infercheck]` in `pyproject.toml`) under its name, "
            "from the pytest plugin as `--infercheck-NAME` or the ini key `infercheck_NAME`, and from a "
            "`[targets.NAME]` table of `infercheck compare`, where the last column says so. Besides these, "
-           "`infercheck run` takes `-k EXPR` (only the checks whose id matches) and `-v` (one line per check).", "",
+           "`infercheck run` takes `-k EXPR` (only the checks whose id matches), `-v` (one line per check), `-x` "
+           "(`--max-failures 1`) and `--config FILE` (as `infercheck --config FILE`; `compare` takes it too).", "",
            "| option | environment | default | where | meaning |", "|---|---|---|---|---|"]
     for s in _settings.SETTINGS.values():
         default = s.shown_default if s.shown_default is not None else s.default

@@ -257,6 +257,18 @@ def test_a_spent_budget_is_never_a_bare_conformant(tmp_path):
 
 
 @pytest.mark.slow
+def test_x_stops_at_the_first_failure_and_the_verdict_says_the_rest_was_not_run(tmp_path):
+    out = tmp_path / "results.json"
+    proc = infercheck("run", "-x", "--fault", "stop-ignored", "--json", str(out))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    doc = json.loads(out.read_text())
+    assert _schemas.errors("results.json", doc) == []
+    assert doc["summary"]["failed"] >= 1 and doc["partial"].endswith("after the run stopped (--max-failures)")
+    assert doc["verdict"] == f"NOT CONFORMANT: {doc['summary']['failed']} failed (partial: {doc['partial']})"
+    assert "verdict: NOT CONFORMANT" in proc.stdout and "(partial: " in proc.stdout
+
+
+@pytest.mark.slow
 def test_a_model_the_endpoint_does_not_have_stops_the_run_before_it_spends_anything():
     with served() as port:
         proc = infercheck("run", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "gpt-nope")
@@ -297,6 +309,8 @@ def test_explain_says_what_a_check_judges_and_the_kinds_an_allowance_names():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("stop-honoured [high]: ") and "completions.stop, chat.stop" in proc.stdout
     assert "kinds it reports (what a profile's [[allow]] kind names): stop-in-text" in proc.stdout
+    assert "prove it can fail (infercheck run --fault NAME):\n" in proc.stdout
+    assert "  stop-ignored: stop sequences are ignored\n" in proc.stdout
     typo = infercheck("explain", "stop-honored")
     assert typo.returncode == 2 and typo.stderr == ("infercheck: error: no check 'stop-honored' (did you mean "
                                                     "'stop-honoured'?)\n")

@@ -14,7 +14,7 @@ import pytest
 from infercheck import _config
 from infercheck._compare import Target, schedule
 
-from .support import ROOT, infercheck, served
+from .support import ROOT, free_port, infercheck, served
 
 CANARY = "sk-canary-targets-4b8e2f71c9"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -106,6 +106,10 @@ def test_the_page_renders_in_headless_chromium(compared):
             assert not curl.is_visible()  # one click away
             failed.locator("summary").click()
             assert curl.is_visible() and curl.inner_text().startswith("curl -N ")
+            # a curl line wraps between its words, and inside one only when a word is wider than the box
+            assert curl.evaluate("e => [getComputedStyle(e).wordBreak, getComputedStyle(e).overflowWrap]") == \
+                ["normal", "anywhere"]
+            assert "the black bar is the median (p50)" in page.locator("p.chart-legend").inner_text()
             assert page.locator("svg.chart").count() == 2 and page.locator("svg.chart circle").count() > 10
             page.screenshot(path=str(shots / "comparison.png"), full_page=True)
             assert problems == []
@@ -141,10 +145,20 @@ def test_a_bad_targets_file_is_a_clear_error(tmp_path, text, says):
     path = tmp_path / "t.toml"
     path.write_text(text)
     proc = infercheck("compare", str(path), "--out", str(tmp_path / "out"))
-    if "not set" in says:  # a placeholder is resolved when its target runs: that target is reported incomplete
-        assert proc.returncode == 2 and says in proc.stdout, proc.stdout + proc.stderr
-        return
     assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_every_target_is_asked_before_any_run_starts(tmp_path):
+    path = tmp_path / "t.toml"
+    with served() as port:
+        path.write_text(f"[targets.up]\nbase_url = 'http://127.0.0.1:{port}/v1'\n\n"
+                        f"[targets.typo]\nbase_url = 'http://127.0.0.1:{port}/v1'\nmodel = 'gpt-nope'\n\n"
+                        f"[targets.down]\nbase_url = 'http://127.0.0.1:{free_port()}/v1'\n\n[targets.embedded]\n")
+        proc = infercheck("compare", str(path), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("infercheck: error: target typo: --model gpt-nope: not among the models ")
+    assert "; target down: " in proc.stderr and proc.stderr.endswith(": nothing was run\n")
+    assert "target up" not in proc.stderr and not (tmp_path / "out" / "targets").exists()
 
 
 def test_placeholders_resolve_from_the_environment(monkeypatch):

@@ -89,6 +89,11 @@ def test_a_named_file_and_an_empty_infercheck_config(tmp_path):
     assert requests_sent(tmp_path / "r.json") == 5
     # the run says which file it read and what it wrote
     assert f"configuration: {named}\n" in proc.stdout and f"wrote: --json {tmp_path / 'r.json'}\n" in proc.stdout
+    # --config after the subcommand is the same file
+    proc = infercheck("run", f"--config={named}", "--json", str(tmp_path / "r.json"))
+    assert proc.returncode == 0 and requests_sent(tmp_path / "r.json") == 5, proc.stdout + proc.stderr
+    missing = infercheck("run", "--config", str(tmp_path / "nope.toml"))
+    assert missing.returncode == 2 and missing.stderr.startswith(f"infercheck: error: {tmp_path / 'nope.toml'}: ")
     (tmp_path / "infercheck.toml").write_text("max_requests = 'bad'\n")
     proc = subprocess.run([*INFERCHECK, "run", "-k", "models.list"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=60, env={**_clean_env(), "INFERCHECK_CONFIG": ""})

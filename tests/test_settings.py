@@ -14,7 +14,7 @@ from .support import infercheck
 def test_every_option_of_run_is_a_setting_of_the_table_and_reads_its_environment():
     options = {p.name: p for p in run_command.params}
     declared = {s.param or s.name: s for s in _settings.where(_settings.RUN)}
-    assert set(options) == set(declared) | {"keyword", "verbose"}
+    assert set(options) == set(declared) | {"keyword", "verbose", "exitfirst", "config"}
     for name, setting in declared.items():
         assert options[name].opts == [setting.flag]
         assert list(options[name].envvar) == list(setting.envvars)

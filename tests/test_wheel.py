@@ -44,3 +44,10 @@ def test_the_wheel_carries_its_data_and_runs_from_a_directory_of_its_own(tmp_pat
         proc = installed(str(venv / "bin" / "infercheck"), *args)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "verdict: CONFORMANT" in proc.stdout and "errors" in proc.stdout
+    # a pytest user without a checkout runs the installed suites (the plugin comes by pytest11)
+    suites = installed(str(venv / "bin" / "python"), "-c", "import infercheck; print(infercheck.suites_dir())")
+    assert suites.stdout.strip().startswith(str(venv)), suites.stdout + suites.stderr
+    proc = installed(str(venv / "bin" / "python"), "-m", "pytest", suites.stdout.strip(), "-q", "-p",
+                     "no:cacheprovider", "-k", "models", "--infercheck-max-examples", "1")
+    assert proc.returncode == 0 and " passed" in proc.stdout and "infercheck: http://127.0.0.1:" in proc.stdout, \
+        proc.stdout + proc.stderr

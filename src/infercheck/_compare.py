@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import _config, _settings
+from .engine.target import TargetError, resolve
 from .reports import comparison
 
 # `infercheck compare` without a file: the embedded endpoint against itself under two planted faults
@@ -63,6 +64,30 @@ def schedule(targets: list[Target]) -> dict[str, str]:
     if len(set(hosts)) < len(hosts):
         return {"mode": "sequential", "why": "two targets share a host, whose capacity they would share"}
     return {"mode": "concurrent", "why": "every target is on a host of its own, away from this machine"}
+
+
+# what resolving a target takes, of its settings
+_RESOLVING = ("api_key", "model", "timeout", "api", "task", "load_wait", "max_body", "max_events", "max_retries",
+              "breaker", "ca_bundle", "insecure")
+
+
+def preflight(targets: list[Target]) -> list[str]:
+    """Before any run starts: whether each target with a URL answers as its run needs (``resolve``: it answers,
+    lists its models, has the one asked for), all at once; one line for each that does not. A target that cannot be
+    checked is found in seconds, not after the others' runs."""
+    def problem(target: Target) -> str | None:
+        if not target.options.get("base_url"):
+            return None  # the embedded endpoint, started by its own run
+        try:
+            options = {k: _config.resolve(v, f"targets.{target.name}.{k}") for k, v in target.options.items()}
+            given = {k: _settings.SETTINGS[k].parse(options[k]) for k in _RESOLVING if options.get(k) is not None}
+            resolve(_settings.SETTINGS["base_url"].parse(options["base_url"]), **given)
+        except (TargetError, ValueError, _config.ConfigError) as exc:
+            return f"target {target.name}: {exc}"
+        return None
+
+    with ThreadPoolExecutor(max(1, len(targets))) as pool:
+        return [p for p in pool.map(problem, targets) if p is not None]
 
 
 def command(target: Target, json_path: Path, seed: int, *, python: str = sys.executable) -> tuple[list[str], dict]:

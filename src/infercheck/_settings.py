@@ -192,6 +192,8 @@ _SETTINGS = (
     Setting("max_tokens", POSITIVE_INT, "Generate at most this many completion tokens in all (counted from usage or "
             "the stream; each request reserves its max_tokens x n first): a hard ceiling; the requests beyond are "
             "skipped."),
+    Setting("max_failures", POSITIVE_INT, "Stop sending once this many checks failed (-x: 1); the answers already "
+            "in are judged, the rest are not run and the verdict says so.", where=NO_TARGET),
     Setting("max_examples", POSITIVE_INT, f"Generated requests per property suite [default: {DEFAULT_MAX_EXAMPLES}, "
             "or the hypothesis profile's]."),
     Setting("shrink_budget", SHRINK_BUDGET, "After a property suite's first failure, at most REQUESTS:SECONDS more "

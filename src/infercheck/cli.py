@@ -24,7 +24,7 @@ from ._progress import RunProgress, planned
 from ._version import __version__
 from .checks import baseline as _baseline
 from .checks.base import INTERNAL, INTERNAL_TITLE, Outcome, Result
-from .checks.catalog import registry
+from .checks.catalog import kinds, registry
 from .contract import profiles as _profiles
 from .contract.data import data_dir
 from .contract.tasks import TASKS
@@ -104,7 +104,15 @@ def entry() -> None:
     main()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The command group, keeping its arguments: ``--config`` may come after the subcommand, and is read first."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["infercheck.args"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="infercheck")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="The configuration file [default: ./infercheck.toml, or [tool.infercheck] in pyproject.toml, "
@@ -114,6 +122,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     """Contract tests for LLM inference endpoints."""
     if ctx.invoked_subcommand not in ("run", "compare"):
         return
+    config_path = config_path or _config_after(ctx.meta.get("infercheck.args", []))
     try:
         config = _config.load(config_path)
         params = {s.name: s.param or s.name for s in _settings.where(_settings.FILE)}
@@ -124,18 +133,38 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.default_map = {"run": run_defaults}
 
 
+def _config_after(args: list[str]) -> str | None:
+    """``--config`` given after the subcommand (``infercheck run --config FILE``), read before it runs."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--config" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+_CONFIG_AFTER = click.option("--config", type=click.Path(dir_okay=False), expose_value=False,
+                             help="The configuration file, as `infercheck --config FILE` gives it.")
+
+
 @main.command()
+@_CONFIG_AFTER
 @_settings_options
 @click.option("-k", "keyword", help="Only run checks whose id matches this pytest -k expression.")
 @click.option("-v", "--verbose", is_flag=True, help="List every check as it runs; print internal errors' tracebacks.")
+@click.option("-x", "--exitfirst", is_flag=True, help="Stop sending at the first failure (--max-failures 1).")
 @_guarded
-def run(keyword, verbose, **params):
+def run(keyword, verbose, exitfirst, **params):
     """Run the conformance suites against a target (default: the embedded reference endpoint)."""
     import pytest
 
     from .plugin import Preset
 
     values = {s.name: params[s.param or s.name] for s in _settings.where(_settings.RUN)}
+    if exitfirst:
+        values["max_failures"] = 1
     console = Console(stderr=False, highlight=False)
     if values["api_key"]:
         _KEYS.append(values["api_key"])
@@ -144,7 +173,7 @@ def run(keyword, verbose, **params):
     except TargetError as exc:
         _die(str(exc))
     try:
-        chosen = _profiles.load(values["profile"], checks=registry())
+        chosen = _profiles.load(values["profile"], checks=registry(), kinds=kinds)
     except _profiles.ProfileError as exc:
         _die(str(exc))
     baseline = None
@@ -310,6 +339,7 @@ def serve(host, port, api_key, model, task, faults, ttft_ms, itl_ms, list_faults
 @click.option("--out", "out_dir", default="reports/comparison", show_default=True, type=click.Path(file_okay=False),
               help="Write comparison.json, comparison.md, comparison.html and each target's results and log here.")
 @click.option("--seed", type=int, help="Seed of the property suites, the same for every target [default: random].")
+@_CONFIG_AFTER
 @click.pass_obj
 @_guarded
 def compare(config, targets_file, out_dir, seed):
@@ -334,6 +364,9 @@ def compare(config, targets_file, out_dir, seed):
         if t.options.get("fault") and t.options.get("base_url"):
             _die(f"target {t.name}: faults are planted in the embedded endpoint only; drop its base_url")
     _writable("--out", out_dir, directory=True)
+    unanswered = _compare.preflight(targets)
+    if unanswered:
+        _die("; ".join(unanswered) + (": nothing was run" if len(targets) > 1 else ""))
     out = Path(out_dir)
     seed = seed if seed is not None else random.getrandbits(32)
     console = Console(highlight=False)

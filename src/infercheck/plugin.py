@@ -24,7 +24,7 @@ import pytest
 from . import _config, _settings
 from .checks import baseline as _baseline
 from .checks.base import Outcome, Result, internal_error, redact_result
-from .checks.catalog import registry
+from .checks.catalog import kinds, registry
 from .contract import profiles as _profiles
 from .contract.data import data_dir
 from .generation.requests import DEFAULT_MAX_EXAMPLES
@@ -185,9 +185,10 @@ class State:
             path = value(self.config, "baseline")
             baseline = _baseline.load(path) if path else None
             runner = Runner(self.target(), value(self.config, "concurrency"),
-                            _profiles.load(value(self.config, "profile"), checks=registry()),
+                            _profiles.load(value(self.config, "profile"), checks=registry(), kinds=kinds),
                             value(self.config, "max_requests"),
-                            baseline=baseline, max_tokens=value(self.config, "max_tokens"), seed=seed)
+                            baseline=baseline, max_tokens=value(self.config, "max_tokens"), seed=seed,
+                            max_failures=value(self.config, "max_failures"))
         except (TargetError, ValueError) as exc:
             pytest.exit(f"infercheck: {exc}", returncode=2)
         except pytest.UsageError as exc:

@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 
 from infercheck import Outcome, embedded, registry, resolve, run
+from infercheck.checks.catalog import kinds
 from infercheck.checks.base import Context, evaluate
 from infercheck.contract.cases import by_id
 from infercheck.contract.profiles import ProfileError, load, names
@@ -180,6 +181,39 @@ def test_an_allowance_naming_no_check_is_one_line_with_the_nearest_name(tmp_path
     assert load(str(path)).allowances[0].check == "stop-honored"  # without the registry, nothing to hold it to
     for name in ("openai", "vllm", "llamacpp", "tgi", "strict"):  # the built-in ones name only real checks
         assert load(name, checks=registry()).name == name
+
+
+def test_an_allowance_naming_a_kind_its_check_never_reports_is_one_line(tmp_path):
+    path = tmp_path / "mine.toml"
+    allow = '[[allow]]\nid = "x"\ncheck = "{check}"\nreason = "r"\nevidence = "e"\nkind = "{kind}"\n'
+    path.write_text('name = "mine"\ntitle = "m"\n' + allow.format(check="stop-honoured", kind="stop-in-txt"))
+    with pytest.raises(ProfileError) as info:
+        load(str(path), checks=registry(), kinds=kinds)
+    assert str(info.value) == (f"profile {path}: [[allow]] 'x': check 'stop-honoured' never reports kind "
+                               "'stop-in-txt' (did you mean 'stop-in-text'?); `infercheck explain stop-honoured` "
+                               "lists the kinds it reports")
+    # a schema's violations are named by JSON Schema keywords, and a schema that is not strict by `unenforced`
+    path.write_text('name = "mine"\ntitle = "m"\n' + allow.format(check="response-schema", kind="required")
+                    + allow.format(check="structured-output", kind="unenforced").replace('"x"', '"y"'))
+    assert len(load(str(path), checks=registry(), kinds=kinds).allowances) == 2
+    path.write_text('name = "mine"\ntitle = "m"\n' + allow.format(check="response-schema", kind="requird"))
+    with pytest.raises(ProfileError, match="never reports kind 'requird' \\(did you mean 'required'\\?\\)"):
+        load(str(path), checks=registry(), kinds=kinds)
+    for name in names():  # the built-in ones name only kinds their checks report
+        assert load(name, checks=registry(), kinds=kinds).name == name
+
+
+def test_a_check_registered_elsewhere_may_report_any_kind(monkeypatch):
+    from infercheck import check, fail
+    from infercheck.checks import base
+
+    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))  # registered for this test alone
+
+    @check("mine-kinds", title="mine", severity="low")
+    def mine(case, exchange, ctx):
+        fail("x", kind="made-here")
+
+    assert kinds("mine-kinds") is None and "stop-in-text" in kinds("stop-honoured")
 
 
 def test_unknown_profile_names_the_known_ones():

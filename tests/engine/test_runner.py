@@ -13,6 +13,7 @@ from infercheck.checks.catalog import registry
 from infercheck.contract.cases import Case, by_id
 from infercheck.engine.runner import Item, items
 from infercheck.engine.target import WRONG_KEY
+from infercheck.reports.results import unrun
 from infercheck.wire.answers import read
 
 from ..support import Recorder, serve, serve_app
@@ -87,6 +88,19 @@ def test_max_requests_counts_discovery(reference_url):
     runner = run(target, max_requests=5, suites=False)
     assert runner.stats()["requests"] == 5
     assert not [r for r in runner.results if r.outcome is Outcome.FAILED]
+
+
+def test_max_failures_stops_sending_once_reached_and_the_rest_is_not_run():
+    with embedded(faults=("stop-ignored",)) as url:
+        whole = run(resolve(url), seed=1, max_examples=5)
+        first = run(resolve(url), seed=1, max_examples=5, max_failures=1)
+    failed = [r for r in first.results if r.outcome is Outcome.FAILED]
+    assert failed and {r.check for r in failed} <= {r.check for r in whole.results if r.outcome is Outcome.FAILED}
+    assert first.stats()["requests"] < whole.stats()["requests"]
+    stopped = [r for r in first.results if r.outcome is Outcome.SKIPPED and "--max-failures 1" in r.message]
+    assert stopped and all("the run stopped after 1 failure(s)" in r.message for r in stopped)
+    assert unrun(first.results).endswith(f"{len(stopped)} after the run stopped (--max-failures)")
+    assert unrun(whole.results) is None  # the whole run ran every check (none needs a key it lacks here)
 
 
 def test_a_repeat_case_is_sent_again_even_when_identical():

@@ -145,16 +145,18 @@ def check(
 
 
 SCHEMA_KINDS = "JSON Schema keywords"  # what a check that reports a schema's violations names its kinds by
+UNENFORCED = "unenforced"  # the problem kind of output that strays from a schema the request did not mark strict
 
 
 def kinds_of(chk: Check) -> list[str]:
     """The kinds of problem ``chk`` reports (what a profile's allowance names), read from its code: its
-    ``kind="..."`` and ``Problem("...")`` literals, and ``SCHEMA_KINDS`` where it reports a schema's violations."""
+    ``kind="..."`` and ``Problem("...")`` literals, ``UNENFORCED`` where it lets output stray from a schema that is not
+    strict (``common.stray``), and ``SCHEMA_KINDS`` where it reports a schema's violations."""
     import inspect
 
     source = inspect.getsource(chk.func)
     kinds = list(dict.fromkeys(re.findall(r"""(?:kind=|Problem\()["']([^"']+)["']""", source)))
-    return kinds + ([SCHEMA_KINDS] if "schema_problem" in source else [])
+    return kinds + ([UNENFORCED] if "stray(" in source else []) + ([SCHEMA_KINDS] if "schema_problem" in source else [])
 
 
 def registered() -> dict[str, Check]:

@@ -14,7 +14,7 @@ from ..contract.cases import Case
 from ..wire import answers as _answers
 from ..wire.answers import Answer
 from ..wire.exchange import Exchange
-from .base import Problem, fail, skip
+from .base import UNENFORCED, Problem, fail, skip
 
 GENERATION_ROUTES = ("completions", "chat")
 
@@ -65,7 +65,6 @@ def violation(schema: Any, value: Any, *, whose: str) -> tuple[str, str] | None:
     return "/".join(map(str, error.absolute_path)) or "(the top)", error.message
 
 
-UNENFORCED = "unenforced"  # the problem kind of output that strays from a schema the request did not mark strict
 
 
 def stray(strict: bool, message: str, *, kind: str, expected: Any, received: Any, what: str) -> NoReturn:

@@ -15,7 +15,7 @@ import difflib
 import fnmatch
 import re
 import tomllib
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -109,15 +109,25 @@ def names() -> list[str]:
     return sorted(p.stem for p in data_dir("profiles").glob("*.toml"))
 
 
-def load(name_or_path: str | None = None, *, checks: Collection[str] = ()) -> Profile:
+def load(name_or_path: str | None = None, *, checks: Collection[str] = (),
+         kinds: Callable[[str], Collection[str] | None] | None = None) -> Profile:
     """A built-in profile by name, or a profile file by path. With ``checks`` (the registered check ids), an
-    allowance naming another check is an error (a typo would otherwise never apply, without a word)."""
+    allowance naming another check is an error (a typo would otherwise never apply, without a word); with ``kinds``
+    (a check id -> the kinds of problem it reports, None: any), so is an allowance naming a kind its check never
+    reports."""
     profile = _load(name_or_path or DEFAULT, ())
     for allowance in profile.allowances if checks else ():
+        where = f"profile {profile.source}: [[allow]] {allowance.id!r}"
         if allowance.check not in checks:
             near = difflib.get_close_matches(allowance.check, list(checks), n=1)
-            raise ProfileError(f"profile {profile.source}: [[allow]] {allowance.id!r}: no check {allowance.check!r}"
+            raise ProfileError(f"{where}: no check {allowance.check!r}"
                                + (f" (did you mean {near[0]!r}?)" if near else "; `infercheck checks` lists them"))
+        reported = kinds(allowance.check) if kinds is not None and allowance.kind is not None else None
+        if reported is not None and allowance.kind not in reported:
+            near = difflib.get_close_matches(allowance.kind, sorted(reported), n=1)
+            raise ProfileError(f"{where}: check {allowance.check!r} never reports kind {allowance.kind!r}"
+                               + (f" (did you mean {near[0]!r}?)" if near else "")
+                               + f"; `infercheck explain {allowance.check}` lists the kinds it reports")
     return profile
 
 

@@ -33,6 +33,7 @@ class Budget:
     max_tokens: int | None = None
     sent: int = 0  # requests sent so far
     tokens: int = 0  # generated tokens counted, and reserved by requests not answered yet
+    stopped: str | None = None  # why nothing more is sent (--max-failures reached), once it is so
 
     def __post_init__(self) -> None:
         if self.max_requests is not None and self.max_requests < 1:
@@ -43,6 +44,8 @@ class Budget:
     def spend(self, tokens: int | None = 0, requests: int = 1) -> str | None:
         """Take ``requests`` requests, and ``tokens`` generated tokens at most (None: nothing bounds them); why not,
         when that would pass a budget. The tokens are reserved until ``settle``."""
+        if self.stopped is not None:
+            return self.stopped
         if self.max_requests is not None and self.sent + requests > self.max_requests:
             return f"the request budget is spent (--max-requests {self.max_requests})"
         if self.max_tokens is not None:

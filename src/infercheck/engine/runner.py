@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from ..checks import base as _checks
-from ..checks.base import Check, Context, Result
+from ..checks.base import Check, Context, Outcome, Result
 from ..checks.baseline import Baseline
 from ..checks.catalog import registry
 from ..contract import cases as _cases
@@ -84,10 +84,14 @@ class Runner:
     baseline: Baseline | None = None  # failures it records are reported as known, not failed
     max_tokens: int | None = None  # generated tokens, across every suite: a hard ceiling
     seed: int | None = None  # of the property suites, once chosen
+    max_failures: int | None = None  # once this many checks failed, nothing more is sent (--max-failures, -x)
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if self.max_failures is not None and self.max_failures < 1:
+            raise ValueError("max_failures must be at least 1")
+        self.failures = 0  # checks found failing while sending (what --max-failures counts)
         self.budget = Budget(self.max_requests, self.max_tokens, sent=len(self.target.discovery))
         self._by_signature = {request_key(e.request): e for e in self.target.discovery if e.response is not None}
         self.breaker = Breaker(self.target.breaker)
@@ -175,14 +179,18 @@ class Runner:
         same time shares its gate); the checks of ``judge`` are evaluated (``judge_async``) before the copies are
         sent."""
         wanted = _closure(cases)
-        await self._send_cases(wanted, sender)
+        early: dict[str, list[Item]] = {}  # with --max-failures, each case's checks are judged as it is answered
+        for item in judge if self.max_failures is not None else ():
+            early.setdefault(item.case.id, []).append(item)
+        await self._send_cases(wanted, sender, early)
         self._cases.update((case.id, case) for case in wanted)
         self.unserved = _unserved.survey(self._cases.values(), self.exchanges)
         await self.judge_async(judge)
         await send_copies(wanted, self.exchanges, sender, self.concurrency, self.waits)
 
-    async def _send_cases(self, wanted: list[Case], sender: Sender) -> None:
-        """Send the cases of ``wanted`` (a ``_closure``) not sent yet, but for their copies sent at once."""
+    async def _send_cases(self, wanted: list[Case], sender: Sender, early: dict[str, list[Item]]) -> None:
+        """Send the cases of ``wanted`` (a ``_closure``) not sent yet, but for their copies sent at once; the checks
+        of ``early`` (by case id) are judged as soon as their case is answered (``judge_now``)."""
         for wave in (False, True):  # plain cases first, then the ones derived from their answers
             pending: dict[tuple, list[tuple[Case, Request]]] = {}
             for case in wanted:
@@ -213,8 +221,38 @@ class Runner:
                 self._by_signature[signature] = exchange
                 for case, _ in group:
                     self.exchanges[case.id] = exchange
+                for case, _ in group:
+                    self.judge_now(early.get(case.id, ()))
 
             await asyncio.gather(*(one(sig, group) for sig, group in pending.items()))
+
+    def judge_now(self, items: Iterable[Item]) -> None:
+        """Judge the checks of ``items`` whose answers (and twins') are in and final, and count their failures."""
+        context = self.context
+        for item in items:
+            exchange = self._answered(item)
+            if exchange is not None and item.id not in self._judged:
+                result = self._judged[item.id] = _checks.evaluate(item.check, item.case, exchange, context,
+                                                                  self.profile)
+                self.count_failures([result])
+
+    def _answered(self, item: Item) -> Exchange | None:
+        """The answer ``item`` is judged on, once it (and its twin's) is in and final (not copied under load)."""
+        case, exchange = item.case, self.exchanges.get(item.case.id)
+        if exchange is None or case.concurrent > 1 or (case.twin is not None and case.twin not in self.exchanges):
+            return None
+        return exchange
+
+    def count_failures(self, results: Iterable[Result]) -> None:
+        """Count the failures found while sending (a baseline's known ones apart); once ``max_failures`` is
+        reached, nothing more is sent: every request after it is refused with the reason, its checks not run."""
+        if self.max_failures is None:
+            return
+        known = self.baseline.known if self.baseline is not None else {}
+        self.failures += sum(1 for r in results if r.outcome is Outcome.FAILED and (r.case, r.check) not in known)
+        if self.failures >= self.max_failures and self.budget.stopped is None:
+            self.budget.stopped = (f"the run stopped after {self.failures} failure(s) "
+                                   f"(--max-failures {self.max_failures})")
 
     async def judge_async(self, items: Iterable[Item]) -> None:
         """Evaluate ahead the checks of ``items`` whose cases were answered and are final (not those whose copies
@@ -222,8 +260,8 @@ class Runner:
         what was judged here instead of judging again."""
         context = self.context
         for n, item in enumerate(items):
-            exchange = self.exchanges.get(item.case.id)
-            if exchange is not None and item.case.concurrent <= 1 and item.id not in self._judged:
+            exchange = self._answered(item)
+            if exchange is not None and item.id not in self._judged:
                 self._judged[item.id] = _checks.evaluate(item.check, item.case, exchange, context, self.profile)
             if n % 16 == 15:
                 await asyncio.sleep(0)  # the answers arriving meanwhile are read without waiting for all of this
@@ -231,30 +269,27 @@ class Runner:
     def decide_interrupted(self, items: Iterable[Item]) -> None:
         """A run stopped before it ended (Ctrl-C): the checks of ``items`` not reported yet whose answers (and their
         twins') had arrived are judged now, as ``evaluate`` would; the others were not run. Nothing is sent."""
-        context, secrets = self.context, self.target.secrets()
+        secrets = self.target.secrets()
         done = {(r.case, r.check) for r in self.results}
         for item in items:
-            case, exchange = item.case, self.exchanges.get(item.case.id)
-            if ((case.id, item.check.id) in done or exchange is None or case.concurrent > 1
-                    or (case.twin is not None and case.twin not in self.exchanges)):
-                continue
-            result = self._judged.pop(item.id, None) or _checks.evaluate(item.check, case, exchange, context,
-                                                                         self.profile)
-            result = _unserved.judge(result, exchange, self.unserved)
-            self.results.append(_checks.redact_result(
-                self.baseline.apply(result) if self.baseline is not None else result, secrets))
+            exchange = self._answered(item)
+            if exchange is not None and (item.case.id, item.check.id) not in done:
+                self.results.append(_checks.redact_result(self._decide(item, exchange), secrets))
 
     def evaluate(self, item: Item) -> Result:
         if item.case.id not in self.exchanges:
             self.execute([item.case])
-        exchange = self.exchanges[item.case.id]
+        result = self._decide(item, self.exchanges[item.case.id])
+        self.results.append(result)
+        return result
+
+    def _decide(self, item: Item, exchange: Exchange) -> Result:
+        """What the run reports of ``item``: its check's verdict on ``exchange`` (judged ahead, or now), then a route
+        or feature the endpoint does not serve, and the baseline's known failures."""
         result = self._judged.pop(item.id, None) or _checks.evaluate(item.check, item.case, exchange, self.context,
                                                                      self.profile)
         result = _unserved.judge(result, exchange, self.unserved)
-        if self.baseline is not None:
-            result = self.baseline.apply(result)
-        self.results.append(result)
-        return result
+        return self.baseline.apply(result) if self.baseline is not None else result
 
     def sent(self) -> list[Exchange]:
         """Every request the run sent, once each: discovery, cases, their copies, generated requests."""

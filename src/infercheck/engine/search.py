@@ -144,6 +144,7 @@ class Search:
         self.held: dict[str, set[bytes]] = {}  # check id -> the distinct requests it passed (or deviated) on
         self.distinct: set[bytes] = set()  # every distinct request sent
         self.plain_prop = Property(prop.route, "positive")
+        self.counted: set[str] = set()  # the checks whose failure this suite counted towards --max-failures
 
     async def run(self, drawn_: asyncio.Future[list[Any]]) -> Exploration:
         drawn = await drawn_
@@ -180,7 +181,10 @@ class Search:
                 if r.check not in self.tally or (r.outcome is Outcome.DEVIATION
                                                   and self.tally[r.check].outcome is Outcome.PASSED):
                     self.tally[r.check] = r
-        return exchange, [r for r in results if r.outcome is Outcome.FAILED]
+        failed = [r for r in results if r.outcome is Outcome.FAILED]
+        self.suite.runner.count_failures(r for r in failed if r.check not in self.counted)
+        self.counted.update(r.check for r in failed)
+        return exchange, failed
 
     async def plain(self, body: dict[str, Any], blamed: Mutation | None, shrinking: bool
                     ) -> tuple[bool, Finding | None]:

@@ -17,7 +17,7 @@ from hypothesis import settings as Settings
 
 from ..checks.base import Outcome
 from ..checks.baseline import Baseline
-from ..checks.catalog import registry
+from ..checks.catalog import kinds, registry
 from ..contract import profiles as _profiles
 from ..contract.profiles import Profile
 from ..generation.requests import DEFAULT_MAX_EXAMPLES, DEFAULT_SHRINK_BUDGET, case_for
@@ -117,13 +117,16 @@ def run(
     max_examples: int = DEFAULT_MAX_EXAMPLES,
     seed: int | None = None,
     shrink_budget: tuple[int, float] = DEFAULT_SHRINK_BUDGET,
+    max_failures: int | None = None,
 ) -> Runner:
     """Run every check of ``api`` against ``target`` without pytest, as ``infercheck run`` does: the cases, and with
     ``suites`` the property suites of the API too (``max_examples`` generated requests each, from ``seed``: random
-    when None, kept as ``runner.seed``), all at once. The runner holds the results."""
+    when None, kept as ``runner.seed``), all at once; with ``max_failures``, nothing more is sent once that many
+    checks failed. The runner holds the results."""
     if not isinstance(profile, Profile):
-        profile = _profiles.load(profile, checks=registry())
-    runner = Runner(target, concurrency, profile, max_requests, baseline=baseline, max_tokens=max_tokens)
+        profile = _profiles.load(profile, checks=registry(), kinds=kinds)
+    runner = Runner(target, concurrency, profile, max_requests, baseline=baseline, max_tokens=max_tokens,
+                    max_failures=max_failures)
     api = api or target.api
     selected = [i for i in items(api) if selects(api, target.task, i.case.api, i.case.route)]
     chosen = suites_of(api, target.task) if suites else []

@@ -29,7 +29,7 @@ th { background: #f4f4f4; text-align: left; position: sticky; top: 0; }
 td.check code { font-weight: 600; } td.check .title { color: #555; font-size: 12px; max-width: 380px; }
 """ + "".join(f"td.cell.{o} {{ background: {c}; }}\n" for o, c in COLOURS.items()) + """
 td.cell { min-width: 110px; } td.cell summary { cursor: pointer; font-weight: 600; }
-.evidence { max-width: 640px; } .evidence pre { white-space: pre-wrap; word-break: break-all; background: #fff;
+.evidence { max-width: 640px; } .evidence pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #fff;
   border: 1px solid #ccc; padding: 6px; margin: 4px 0; font-size: 12px; }
 .legend span { display: inline-block; padding: 1px 8px; margin-right: 6px; border-radius: 4px; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -61,6 +61,11 @@ def _ticks(top: float) -> list[float]:
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
     return [i * step for i in range(int(top / step) + 2)]
+
+
+CHART_LEGEND = ('<p class="chart-legend">In the charts below, each <span style="color:#3b6fb6">dot</span> is one '
+                'streamed answer that carried text, the black bar is the median (p50), the '
+                '<span style="color:#c0392b">red tick</span> p95; point at one for its value.</p>')
 
 
 def chart(title: str, series: dict[str, list[float]]) -> str:
@@ -152,7 +157,7 @@ def page(doc: dict[str, Any], *, title: str = "infercheck comparison") -> str:
         "<h2>Checks</h2>", f'<p class="legend">{legend} click a coloured outcome for its evidence and curl</p>',
         '<table class="matrix"><thead><tr><th>check</th><th>severity</th>'
         + "".join(f"<th>{escape(n)}</th>" for n in names) + "</tr></thead><tbody>", *rows, "</tbody></table>",
-        "<h2>Latency</h2>", '<table class="latency">', *latency, "</table>",
+        "<h2>Latency</h2>", '<table class="latency">', *latency, "</table>", CHART_LEGEND,
         chart("time to first token (ms)", {n: samples.get(n, {}).get("ttft_ms", []) for n in names}),
         chart("inter-token latency (ms)", {n: samples.get(n, {}).get("itl_ms", []) for n in names}),
         "</body></html>",

@@ -29,6 +29,7 @@ def summary(results: list[Result]) -> dict[str, int]:
 EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 130  # 130: stopped by Ctrl-C, as shells say
 FAIL_ON = ("failed", "deviation", "never")  # which outcomes fail a run (--fail-on); internal errors always do
 BUDGET_SKIP = "budget is spent (--max-"  # in the message of a check a budget left unrun (engine/limits.py)
+STOP_SKIP = "the run stopped after "  # in the message of a check --max-failures left unrun (engine/runner.py)
 
 
 def unrun(results: list[Result], deselected: int = 0) -> str | None:
@@ -36,6 +37,7 @@ def unrun(results: list[Result], deselected: int = 0) -> str | None:
     ran every check it was given: a spent budget, a profile declaring a feature unsupported, ``-k``."""
     skipped = [r for r in results if r.outcome is Outcome.SKIPPED]
     why = {"for a spent budget (--max-requests/--max-tokens)": sum(1 for r in skipped if BUDGET_SKIP in r.message),
+           "after the run stopped (--max-failures)": sum(1 for r in skipped if STOP_SKIP in r.message),
            "by the profile (features it declares unsupported)": sum(1 for r in skipped
                                                                     if r.message.startswith("profile ")),
            "deselected (-k)": deselected}

@@ -160,3 +160,118 @@ def check_names(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     if len(hostile) > 1:
         raise ValueError(f"hostile behaviours apply to every POST: plant one at a time, not {', '.join(hostile)}")
     return tuple(names)
+
+
+# fault -> the checks that fail with it planted, and no other (tests/checks/test_faults.py proves it; `infercheck
+# explain` names the faults that prove a check)
+CATCHES: dict[str, set[str]] = {
+    "completion-message": {"response-schema", "undocumented-fields"},
+    "json-as-text": {"content-type"},
+    "stream-as-json": {"content-type"},
+    "stream-chunk-object": {"stream-chunk-schema"},
+    # the broken event is the first token, so the streamed text loses it too; in a streamed tool call it is the
+    # call's first delta (its id and name), so the call built from the rest has neither
+    "stream-not-json": {"stream-chunk-schema", "stream-done", "stream-text-matches", "tool-call-shape",
+                        "tool-choice-honoured", "tool-stream-deltas"},
+    "status-201": {"status-code"},
+    "models-no-object": {"response-schema"},
+    "error-plain-text": {"content-type", "response-schema"},
+    "error-code-integer": {"response-schema"},
+    "error-flat": {"response-schema", "undocumented-fields"},  # error_type is not in the envelope
+    "unknown-model-200": {"status-code"},
+    "extra-fields": {"undocumented-fields"},
+    "usage-total-off": {"usage-arithmetic"},
+    "usage-one-choice": {"usage-counts-every-choice"},  # completions.n and chat.n: two choices cut at 8, 8 counted
+    "ignore-max-tokens": {"max-tokens", "response-usage"},  # a response's output_tokens pass max_output_tokens
+    "finish-stop-at-limit": {"finish-reason-length", "response-status"},  # a cut response says 'completed'
+
+    # null is neither 'length' (cut at the limit) nor 'stop' (a stop sequence hit)
+    "finish-reason-null": {"finish-reason", "response-schema", "finish-reason-length", "stop-honoured"},
+    "n-ignored": {"n-choices"},
+    "validation-ignored": {"status-code"},  # the invalid cases get 200
+    "invalid-500": {"status-code"},
+    "batch-500": {"status-code"},  # completions.batch (and the generated requests with several prompts)
+    # n-choices reads the indices too: "0" is not 0
+    "index-string-with-n": {"n-choices", "response-schema"},
+    "stop-ignored": {"stop-honoured"},
+    "sampling-random": {"determinism", "stream-text-matches", "response-stream-matches"},
+    "constant-id": {"id-distinct"},
+    "completion-chatcmpl-id": {"identity"},
+    "created-millis": {"created-recent"},
+    "wrong-model-name": {"model-echo"},
+    # the streamed text is not null, so it no longer equals the non-streamed one; and null is no JSON object
+    "null-content": {"chat-message", "stream-text-matches", "structured-output"},
+    # tool calls: the non-streamed arguments break the schema too (a string there); the stream is built from a string
+    # (the Responses API's function_call items too: an object there, and in its stream's done events)
+    "tool-args-object": {"tool-call-arguments", "response-schema", "response-function-call", "stream-chunk-schema",
+                         "response-stream-events-agree"},
+    "tool-args-invalid": {"tool-call-arguments", "response-function-call"},
+    "tool-choice-ignored": {"tool-choice-honoured", "response-function-call"},
+    "tool-finish-stop": {"tool-finish-reason"},  # a forced call may say 'stop': chat.tools-auto catches it
+    "tool-call-undeclared": {"tool-call-shape", "tool-choice-honoured", "response-function-call"},  # not the named one
+    "tool-stream-no-index": {"tool-stream-deltas", "stream-chunk-schema"},
+    "tool-stream-cumulative": {"tool-stream-deltas"},
+    "tool-choice-unchecked": {"status-code"},  # errors.tool-choice-undeclared gets 200
+    "json-mode-ignored": {"structured-output", "response-structured-output"},
+    "json-schema-ignored": {"structured-output", "response-structured-output"},
+    # the Responses API
+    "responses-status-ignored": {"response-status"},
+    "responses-usage-off": {"response-usage"},
+    "responses-not-stored": {"status-code"},  # responses.retrieve gets 404
+    "tools-refused": {"status-code"},  # once, on the first valid tools case: the feature is refused (tests/engine)
+    "responses-not-served": {"status-code"},  # once, on responses.text: the route is not served (tests/engine)
+    "responses-retrieve-stale": {"response-retrieve-agrees"},
+    "responses-event-name-wrong": {"response-stream-framing"},
+    "responses-sequence-reset": {"response-stream-framing"},
+    "responses-terminal-missing": {"response-stream-framing"},
+    "responses-delta-dropped": {"response-stream-events-agree"},
+    "responses-index-drift": {"response-stream-events-agree"},
+    "stream-no-done": {"stream-done"},
+    "stream-id-changes": {"stream-single-id"},
+    "stream-no-role": {"stream-first-role"},
+    "stream-finish-twice": {"stream-finish-once"},
+    "stream-usage-missing": {"stream-usage-chunk"},
+    "stream-usage-off": {"usage-stream-agrees", "usage-counts-every-choice"},  # one less than the choice cut at the limit
+    "stream-text-differs": {"stream-text-matches"},
+    # every stream of the run is cut while others arrive: each is confirmed alone and judged on that answer, and
+    # the finding is reported once, by the case that sends copies at once
+    "streams-cut-under-load": {"streams-under-load"},
+    # the same, but a completion stream ends well framed ([DONE]) with no finish_reason: confirmed alone likewise
+    "streams-ended-under-load": {"streams-under-load"},
+    "models-list-other": {"models-lists-model"},
+    "model-retrieve-other": {"model-retrieve-agrees"},
+    "embeddings-ragged": {"embeddings-shape"},
+    "echo-key": {"key-not-echoed"},
+    "error-traceback": {"no-internals-leaked"},
+    "model-path": {"no-internals-leaked", "model-echo"},  # the answer's model is not the one requested either
+    "auth-ignored": {"status-code"},
+    "validation-lenient": {"status-code"},
+    "validation-500": {"status-code"},
+    # Hugging Face tasks and TGI
+    "hf-generate-overrun": {"max-new-tokens"},
+    "hf-full-text-ignored": {"full-text-honoured"},
+    "hf-scores-unsorted": {"scores-sorted"},
+    "hf-top-k-ignored": {"top-k-honoured"},
+    # single-label zero-shot scores no longer sum to 1 either
+    "hf-score-logit": {"scores-probabilities", "candidate-labels"},
+    "hf-span-shifted": {"spans-in-input"},
+    "hf-token-str-camel": {"response-schema"},
+    "hf-summary-as-generated": {"response-schema"},
+    "hf-translation-key": {"response-schema"},
+    "hf-zero-shot-foreign-label": {"candidate-labels"},
+    "hf-vectors-ragged": {"one-vector-per-input"},
+    "hf-similarity-short": {"one-vector-per-input"},
+    "hf-binary-needs-mime": {"status-code"},
+    "hf-box-outside": {"boxes-in-image"},
+    "hf-malformed-500": {"status-code"},
+    "hf-error-text": {"content-type", "response-schema"},
+    # TGI's routes answer 503 (a body without error_type); task endpoints are refused at discovery (see below)
+    "loading-forever": {"status-code", "response-schema"},
+    "tgi-validation-400": {"status-code"},
+    "tgi-stream-no-final": {"generate-stream-framing"},
+    "tgi-stream-index-from-0": {"generate-stream-framing"},
+    "tgi-compat-object": {"response-schema"},
+    "tgi-info-incomplete": {"response-schema"},
+    # the malformed text-generation cases (and generated negatives) get plain text: a deviation under profile tgi
+    "tgi-deserialize-text": {"content-type", "response-schema"},
+}
