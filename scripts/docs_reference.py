@@ -17,6 +17,11 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table: ``head``'s columns, then ``rows`` (cells already escaped)."""
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
 def options() -> str:
     from infercheck import _settings
 
@@ -27,15 +32,15 @@ def options() -> str:
            "from the pytest plugin as `--infercheck-NAME` or the ini key `infercheck_NAME`, and from a "
            "`[targets.NAME]` table of `infercheck compare`, where the last column says so. Besides these, "
            "`infercheck run` takes `-k EXPR` (only the checks whose id matches), `-v` (one line per check), `-x` "
-           "(`--max-failures 1`) and `--config FILE` (as `infercheck --config FILE`; `compare` takes it too).", "",
-           "| option | environment | default | where | meaning |", "|---|---|---|---|---|"]
+           "(`--max-failures 1`) and `--config FILE` (as `infercheck --config FILE`; `compare` takes it too).", ""]
+    rows = []
     for s in _settings.SETTINGS.values():
         default = s.shown_default if s.shown_default is not None else s.default
         shown = "" if default in (None, (), "") else f"`{default}`"
         where = ", ".join(name for place, name in places.items() if place in s.where)
         choices = f" One of: {', '.join(f'`{c}`' for c in s.choices)}." if s.choices and len(s.choices) < 12 else ""
-        out.append(f"| `{s.flag}` | {', '.join(f'`{e}`' for e in s.envvars)} | {shown} | {where} | "
-                   f"{_cell(s.help)}{choices} |")
+        rows.append([f"`{s.flag}`", ", ".join(f"`{e}`" for e in s.envvars), shown, where, _cell(s.help) + choices])
+    out += _table(["option", "environment", "default", "where", "meaning"], rows)
     return "\n".join(out) + "\n"
 
 
@@ -44,19 +49,23 @@ def checks() -> str:
     from infercheck.checks.catalog import registry
     from infercheck.contract import cases as _cases
     from infercheck.engine.target import APIS
+    from infercheck.serve._faults import CATCHES
 
     out = [GENERATED, "", "# Checks", "",
            "Every registered check: its id (what `-k`, a profile's `[[allow]] check` and a baseline name), severity, "
-           "the APIs whose answers it judges, and the kinds of problem it reports (what an allowance's `kind` "
-           "names). `infercheck explain CHECK` says the same for one check, with the cases it judges and the "
-           "profiles that allow what it finds. Every check is proven by a fault of the reference endpoint "
-           "(`infercheck serve --list-faults`; `tests/checks/test_faults.py` holds the map).", "",
-           "| check | severity | APIs | kinds | title |", "|---|---|---|---|---|"]
+           "the APIs whose answers it judges, the kinds of problem it reports (what an allowance's `kind` "
+           "names), and the faults of the reference endpoint that prove it can fail (`infercheck run --fault NAME`; "
+           "`infercheck serve --list-faults` says what each plants; `tests/checks/test_faults.py` proves the map). "
+           "`infercheck explain CHECK` says the same for one check, with the cases it judges and the profiles that "
+           "allow what it finds.", ""]
+    rows = []
     for chk in registry().values():
         apis = [api for api in APIS if any(chk.applies(case) for case in _cases.load(api))]
         kinds = [k if k == SCHEMA_KINDS else f"`{k}`" for k in kinds_of(chk)]
-        out.append(f"| `{chk.id}` | {chk.severity} | {', '.join(apis) or '-'} | {', '.join(kinds)} | "
-                   f"{_cell(chk.title)} |")
+        faults = [f"`{fault}`" for fault, caught in CATCHES.items() if chk.id in caught]
+        rows.append([f"`{chk.id}`", chk.severity, ", ".join(apis) or "-", ", ".join(kinds), ", ".join(faults),
+                     _cell(chk.title)])
+    out += _table(["check", "severity", "APIs", "kinds", "proven by", "title"], rows)
     return "\n".join(out) + "\n"
 
 
@@ -67,14 +76,15 @@ def profiles() -> str:
            "Each built-in profile (`--profile NAME`): the documented variations it reports as deviations, each with "
            "its evidence, and the features it declares unsupported (their cases are skipped, and the verdict says "
            "the run was partial). A profile file of your own (`--profile path/to/mine.toml`) may `extends` one of "
-           "these; an allowance naming no registered check is refused when it is loaded."]
+           "these; an allowance naming no registered check, or a kind its check never reports, is refused when it is "
+           "loaded."]
     for name in _profiles.names():
         own = _profiles.load(name)
         out += ["", f"## {name}", "", _cell(own.title), ""]
         if own.allowances:
-            out += ["| allowance | check | kind | reason | evidence |", "|---|---|---|---|---|"]
-            out += [f"| `{a.id}` | `{a.check}` | {f'`{a.kind}`' if a.kind else ''} | {_cell(a.reason)} | "
-                    f"{_cell(a.evidence)} |" for a in own.allowances]
+            out += _table(["allowance", "check", "kind", "reason", "evidence"],
+                          [[f"`{a.id}`", f"`{a.check}`", f"`{a.kind}`" if a.kind else "", _cell(a.reason),
+                            _cell(a.evidence)] for a in own.allowances])
         else:
             out.append("No allowance: every departure from the schemas is a failure.")
         if own.unsupported:
@@ -87,14 +97,14 @@ def results() -> str:
     out = [GENERATED, "", "# The results document", "",
            "`infercheck run --json PATH` writes it; `schemas/results.json` describes it (JSON Schema), and "
            "`infercheck report PATH` reads it back. Its top-level fields:", "",
-           "| field | type | meaning |", "|---|---|---|"]
-    for name, prop in schema["properties"].items():
-        kind = prop.get("type", "object")
-        out.append(f"| `{name}` | {_cell(kind if isinstance(kind, str) else ' or '.join(kind))} | "
-                   f"{_cell(prop.get('description', ''))} |")
+           ]
+    out += _table(["field", "type", "meaning"], [
+        [f"`{name}`", _cell(kind if isinstance(kind := prop.get("type", "object"), str) else " or ".join(kind)),
+         _cell(prop.get("description", ""))] for name, prop in schema["properties"].items()])
     item = schema["properties"]["results"]["items"]
-    out += ["", "Each entry of `results`:", "", "| field | meaning |", "|---|---|"]
-    out += [f"| `{name}` | {_cell(prop.get('description', ''))} |" for name, prop in item["properties"].items()]
+    out += ["", "Each entry of `results`:", ""]
+    out += _table(["field", "meaning"], [[f"`{name}`", _cell(prop.get("description", ""))]
+                                         for name, prop in item["properties"].items()])
     return "\n".join(out) + "\n"
 
 

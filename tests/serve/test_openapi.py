@@ -117,11 +117,11 @@ def test_schemathesis_finds_no_failure_on_the_reference_endpoint():
     """The served document states the endpoint's own limits (max_tokens, dimensions) and the contract's
     cross-field rules (best_of >= n, top_logprobs needs logprobs), so valid data is accepted, invalid
     data refused, every response matches, streams included."""
-    passed, failures, sent = _schemathesis(examples=300)
+    passed, failures, sent = _schemathesis(examples=150)  # derandomized: the same requests on every run
     assert failures == []  # among schemathesis's default checks: no 5xx (not_a_server_error)
     assert len(passed) == 12  # seven operations, valid and invalid data (the two GETs without a body have no
     # invalid form)
-    assert sent >= 2000, sent  # thousands of requests (fewer where an operation has fewer distinct forms)
+    assert sent >= 1000, sent  # over a thousand requests (fewer where an operation has fewer distinct forms)
 
 
 def test_schemathesis_catches_an_endpoint_that_accepts_invalid_data():

@@ -240,11 +240,7 @@ def _preflight(target: Target, listing: Exchange) -> None:
                       "application/json"}, body.encode(), secret=target.api_key or "",
                       curl_options=target.tls.curl_options())
 
-    async def probe() -> Exchange:
-        async with open_client(target.bounds) as client:
-            return await send_async(client, "models.preflight", request, target.bounds)
-
-    exchange = _aio.run(probe())
+    exchange = _aio.run(_send_once(target, "models.preflight", request))
     target.discovery.append(exchange)
     answer = exchange.response
     if answer is not None and (answer.status == 404 or (400 <= answer.status < 500 and b"model" in answer.body.lower())):
@@ -261,9 +257,13 @@ async def _discover(target: Target) -> Exchange:
         path, name = ("/info", "tgi.info") if target.api == "tgi" else ("/models", "models.list")
         request = Request("GET", target.url(path), target.headers(), secret=target.api_key or "",
                           curl_options=target.tls.curl_options())
+    return await confirm(await _send_once(target, name, request), target.bounds)
+
+
+async def _send_once(target: Target, name: str, request: Request) -> Exchange:
+    """One request of resolving ``target``, before any run's sender exists: on a client of its own."""
     async with open_client(target.bounds) as client:
-        exchange = await send_async(client, name, request, target.bounds)
-    return await confirm(exchange, target.bounds)
+        return await send_async(client, name, request, target.bounds)
 
 
 @contextmanager

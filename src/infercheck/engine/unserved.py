@@ -102,13 +102,14 @@ def survey(cases: Iterable[Case], exchanges: Mapping[str, Exchange]) -> dict[str
 def _features(route: str, answered: list[tuple[Case, Exchange]]) -> dict[str, Unserved]:
     """The features a served route refuses (one field of the request at a time), none covered by another's."""
     found: list[tuple[set[int], Unserved]] = []
+    fields = [(case, e, set(body) if isinstance(body := e.request.json(), dict) else set()) for case, e in answered]
+    served = {id(e) for _, e in answered if e.response is not None and 200 <= e.response.status < 300}
     for feature in FEATURES:
-        carrying = [(case, e) for case, e in answered if isinstance(body := e.request.json(), dict) and feature in body]
-        without = [e for _, e in answered if e.response is not None and 200 <= e.response.status < 300
-                   and not any(e is other for _, other in carrying)]
+        carrying = [(case, e) for case, e, named in fields if feature in named]
+        requests = {id(e) for _, e in carrying}
+        without = served - requests
         valid = [case for case, _ in carrying if case.expects_success]
         statuses = {e.response.status if e.response is not None else None for _, e in carrying}
-        requests = {id(e) for _, e in carrying}
         if (len(requests) > 1 and valid and without and len(statuses) == 1
                 and next(iter(statuses)) in FEATURE_REFUSALS
                 and all(_names(feature, _text(e).lower()) for _, e in carrying)):
