@@ -49,7 +49,7 @@ def checks() -> str:
     from infercheck.checks.catalog import registry
     from infercheck.contract import cases as _cases
     from infercheck.engine.target import APIS
-    from infercheck.serve._faults import CATCHES
+    from infercheck.serve._faults import proving
 
     out = [GENERATED, "", "# Checks", "",
            "Every registered check: its id (what `-k`, a profile's `[[allow]] check` and a baseline name), severity, "
@@ -62,7 +62,7 @@ def checks() -> str:
     for chk in registry().values():
         apis = [api for api in APIS if any(chk.applies(case) for case in _cases.load(api))]
         kinds = [k if k == SCHEMA_KINDS else f"`{k}`" for k in kinds_of(chk)]
-        faults = [f"`{fault}`" for fault, caught in CATCHES.items() if chk.id in caught]
+        faults = [f"`{fault}`" for fault in proving(chk.id)]
         rows.append([f"`{chk.id}`", chk.severity, ", ".join(apis) or "-", ", ".join(kinds), ", ".join(faults),
                      _cell(chk.title)])
     out += _table(["check", "severity", "APIs", "kinds", "proven by", "title"], rows)

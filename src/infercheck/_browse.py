@@ -108,12 +108,12 @@ def explain(check_id):
         click.echo("\nkinds it reports (what a profile's [[allow]] kind names): " + ", ".join(
             "the JSON Schema keywords the answer breaks (type, required, enum, ...)" if k == SCHEMA_KINDS else k
             for k in kinds))
-    from .serve._faults import CATCHES, FAULTS
+    from .serve._faults import FAULTS, proving
 
-    proving = [fault for fault, caught in CATCHES.items() if chk.id in caught]
-    if proving:
+    faults = proving(chk.id)
+    if faults:
         click.echo("\nthe faults of the reference endpoint that prove it can fail (infercheck run --fault NAME):")
-        for fault in proving:
+        for fault in faults:
             click.echo(f"  {fault}: {FAULTS[fault]}")
     click.echo(f"\ncode: {chk.func.__module__}.{chk.func.__qualname__}")
     allowed = [(name, a) for name in _profiles.names() for a in _profiles.load(name).allowances if a.check == chk.id]

@@ -66,6 +66,11 @@ def schedule(targets: list[Target]) -> dict[str, str]:
     return {"mode": "concurrent", "why": "every target is on a host of its own, away from this machine"}
 
 
+def _resolved(target: Target) -> dict[str, Any]:
+    """The target's options, their placeholders resolved from the environment (a ConfigError names one unset)."""
+    return {k: _config.resolve(v, f"targets.{target.name}.{k}") for k, v in target.options.items()}
+
+
 # what resolving a target takes, of its settings
 _RESOLVING = ("api_key", "model", "timeout", "api", "task", "load_wait", "max_body", "max_events", "max_retries",
               "breaker", "ca_bundle", "insecure")
@@ -79,7 +84,7 @@ def preflight(targets: list[Target]) -> list[str]:
         if not target.options.get("base_url"):
             return None  # the embedded endpoint, started by its own run
         try:
-            options = {k: _config.resolve(v, f"targets.{target.name}.{k}") for k, v in target.options.items()}
+            options = _resolved(target)
             given = {k: _settings.SETTINGS[k].parse(options[k]) for k in _RESOLVING if options.get(k) is not None}
             resolve(_settings.SETTINGS["base_url"].parse(options["base_url"]), **given)
         except (TargetError, ValueError, _config.ConfigError) as exc:
@@ -92,7 +97,7 @@ def preflight(targets: list[Target]) -> list[str]:
 
 def command(target: Target, json_path: Path, seed: int, *, python: str = sys.executable) -> tuple[list[str], dict]:
     """The child ``infercheck run`` of a target, and its environment (the key only there)."""
-    options = {k: _config.resolve(v, f"targets.{target.name}.{k}") for k, v in target.options.items()}
+    options = _resolved(target)
     args = [python, "-m", "infercheck.cli", "run", "--json", str(json_path), "--seed", str(seed)]
     for setting in _settings.where(_settings.TARGET):
         value = options.get(setting.name)

@@ -65,8 +65,6 @@ def violation(schema: Any, value: Any, *, whose: str) -> tuple[str, str] | None:
     return "/".join(map(str, error.absolute_path)) or "(the top)", error.message
 
 
-
-
 def stray(strict: bool, message: str, *, kind: str, expected: Any, received: Any, what: str) -> NoReturn:
     """Fail on output that strays from a schema the request gave (``what`` gave it: the tool, the response format).
     Only a strict schema binds the model (``strict: true``; a Responses function tool is strict unless it says

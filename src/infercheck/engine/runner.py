@@ -229,12 +229,17 @@ class Runner:
     def judge_now(self, items: Iterable[Item]) -> None:
         """Judge the checks of ``items`` whose answers (and twins') are in and final, and count their failures."""
         context = self.context
-        for item in items:
-            exchange = self._answered(item)
-            if exchange is not None and item.id not in self._judged:
-                result = self._judged[item.id] = _checks.evaluate(item.check, item.case, exchange, context,
-                                                                  self.profile)
-                self.count_failures([result])
+        judged = [r for item in items if (r := self._judge_ahead(item, context)) is not None]
+        self.count_failures(judged)
+
+    def _judge_ahead(self, item: Item, context: Context) -> Result | None:
+        """Judge ``item`` now, before it is reported (``_decide`` takes it), when its answer is in and it was not
+        judged yet; the result, or None."""
+        exchange = self._answered(item)
+        if exchange is None or item.id in self._judged:
+            return None
+        self._judged[item.id] = _checks.evaluate(item.check, item.case, exchange, context, self.profile)
+        return self._judged[item.id]
 
     def _answered(self, item: Item) -> Exchange | None:
         """The answer ``item`` is judged on, once it (and its twin's) is in and final (not copied under load)."""
@@ -260,9 +265,7 @@ class Runner:
         what was judged here instead of judging again."""
         context = self.context
         for n, item in enumerate(items):
-            exchange = self._answered(item)
-            if exchange is not None and item.id not in self._judged:
-                self._judged[item.id] = _checks.evaluate(item.check, item.case, exchange, context, self.profile)
+            self._judge_ahead(item, context)
             if n % 16 == 15:
                 await asyncio.sleep(0)  # the answers arriving meanwhile are read without waiting for all of this
 

@@ -275,3 +275,8 @@ CATCHES: dict[str, set[str]] = {
     # the malformed text-generation cases (and generated negatives) get plain text: a deviation under profile tgi
     "tgi-deserialize-text": {"content-type", "response-schema"},
 }
+
+
+def proving(check: str) -> list[str]:
+    """The faults whose planting fails ``check`` (``CATCHES``): what proves it can fail."""
+    return [fault for fault, caught in CATCHES.items() if check in caught]
