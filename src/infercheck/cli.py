@@ -398,5 +398,53 @@ def compare(config, targets_file, out_dir, seed):
 for _command in (_browse.report, _browse.list_checks, _browse.explain, _browse.list_cases):
     main.add_command(_command)
 
+
+def _seconds(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    from .load.document import seconds
+
+    try:
+        return seconds(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+_LOAD_SETTINGS = ("base_url", "api", "task", "api_key", "model", "profile", "timeout", "load_wait", "max_body",
+                  "max_events", "max_retries", "breaker", "ca_bundle", "insecure", "fault")
+
+
+def _load_options(command: Any) -> Any:
+    for name in reversed(_LOAD_SETTINGS):
+        command = _option(_settings.SETTINGS[name])(command)
+    return command
+
+
+@main.command()
+@_load_options
+@click.option("--users", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Users of the closed loop, each sending one request at a time.")
+@click.option("--sweep", metavar="N,N,...", help="One step per number of users, rising (e.g. 1,4,16), the same "
+                                                 "workload each; instead of --users.")
+@click.option("--duration", "--step-duration", "duration", default="30s", show_default=True, callback=_seconds,
+              help="How long each step sends (30s, 500ms, 2m).")
+@click.option("--spawn-rate", type=click.FloatRange(min=0, min_open=True),
+              help="Users started per second [default: all at once].")
+@click.option("--slo", "slo_text", metavar="ttft=D,itl=D,e2e=D",
+              help="What a good answer's latency is (e.g. ttft=500ms,e2e=10s): goodput counts the conformant answers "
+                   "within it, and the knee is the highest step whose p95 kept it.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the load document here "
+                                                                            "(schemas/load.json).")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), help="Write a Markdown summary here.")
+@_guarded
+def load(users, sweep, duration, spawn_rate, slo_text, json_path, markdown_path, **params):
+    """Check every answer under load: USERS users (or a --sweep of levels) sending the suite's repeatable cases in a
+    closed loop, each answer judged by every check that applies. Exit 0 when every step kept the contract, 1 when an
+    answer broke it or went unanswered, 2 when nothing was decided, 130 on Ctrl-C."""
+    from . import _load
+
+    values = {s.name: params[s.param or s.name] for s in map(_settings.SETTINGS.get, _LOAD_SETTINGS)}
+    _load.command(values, users=users, sweep=sweep, duration=duration, spawn_rate=spawn_rate, slo_text=slo_text,
+                  json_path=json_path, markdown_path=markdown_path)
+
+
 if __name__ == "__main__":
     main()

@@ -37,7 +37,6 @@ def create_app(*, api_key: str | None = None, model: str = DEFAULT_MODEL, faults
     return app
 
 
-
 def _app(endpoint: Endpoint, task: str | None) -> Starlette:
     if task is not None and task not in TASKS:
         raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
@@ -52,4 +51,8 @@ def _app(endpoint: Endpoint, task: str | None) -> Starlette:
         from ._interrupt import InterruptStreams
 
         app.add_middleware(InterruptStreams, done="streams-ended-under-load" in faults)
+    if "errors-under-load" in faults:
+        from ._busy import ErrorsUnderLoad
+
+        app.add_middleware(ErrorsUnderLoad)
     return app

@@ -72,6 +72,9 @@ FAULTS: dict[str, str] = {
     "stream-usage-missing": "include_usage is ignored: no usage chunk ends the stream",
     "stream-usage-off": "the usage chunk of a stream counts one completion token fewer than the text has",
     "stream-text-differs": "the last token of the text is left out of the stream",
+    "errors-under-load": "(shows only under load) a POST arriving while 8 others are in flight is answered 500 "
+                         "(`infercheck load` with more than 8 users finds it; `infercheck run` never has more in "
+                         "flight with its default --concurrency)",
     "streams-cut-under-load": "a running stream is cut (its connection closed mid-body) when another request "
                               "arrives, as llama-cpp-python's server does by default",
     "streams-ended-under-load": "a running completion stream ends with data: [DONE], no finish_reason given, when "
@@ -160,6 +163,13 @@ def check_names(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     if len(hostile) > 1:
         raise ValueError(f"hostile behaviours apply to every POST: plant one at a time, not {', '.join(hostile)}")
     return tuple(names)
+
+
+# faults that show only under load: `infercheck run` passes with them planted; `infercheck load` finds them
+# (tests/load/test_load.py proves both): fault -> the checks whose violations `infercheck load` reports
+UNDER_LOAD: dict[str, set[str]] = {
+    "errors-under-load": {"status-code"},
+}
 
 
 # fault -> the checks that fail with it planted, and no other (tests/checks/test_faults.py proves it; `infercheck

@@ -1,0 +1,138 @@
+"""``infercheck load``'s run: the target resolved as ``run`` resolves it, the workload answered alone, one step per
+level of users, a line per step as it ends, the documents written, the verdict and its exit status
+(``load/document.py``). Ctrl-C ends it at once: the steps that ended are reported under a verdict that says the run
+was interrupted (exit 130)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from ._exit import KEYS as _KEYS
+from ._exit import die as _die
+from ._exit import writable as _writable
+from ._version import __version__
+from .checks.catalog import kinds, registry
+from .contract import profiles as _profiles
+from .engine.target import TargetError, choose_api, open_target
+from .load import document as _document
+from .load import users as _users
+from .load import workload as _workload
+from .load.tally import Tally
+from .reports.results import EXIT_INTERRUPTED
+from .wire import aio as _aio
+
+TARGET = ("base_url", "api_key", "model", "timeout", "load_wait", "max_body", "max_events", "max_retries", "breaker",
+          "ca_bundle", "insecure")
+
+
+def command(values: dict[str, Any], *, users: int, sweep: str | None, duration: float, spawn_rate: float | None,
+            slo_text: str | None, json_path: str | None, markdown_path: str | None) -> None:
+    console = Console(highlight=False, soft_wrap=True)
+    if values["api_key"]:
+        _KEYS.append(values["api_key"])
+    try:
+        bounds = _document.slo(slo_text) if slo_text else {}
+        steps_of = _document.levels(sweep) if sweep else [users]
+        api, task = choose_api(values["api"], values["task"])
+        profile = _profiles.load(values["profile"], checks=registry(), kinds=kinds)
+    except (ValueError, TargetError, _profiles.ProfileError) as exc:
+        _die(str(exc))
+    _writable("--json", json_path)
+    _writable("--markdown", markdown_path)
+    with ExitStack() as stack:
+        try:
+            target = open_target(stack, **{name: values[name] for name in TARGET}, faults=values["fault"], api=api,
+                                 task=task)
+        except TargetError as exc:
+            _die(str(exc))
+        where = "embedded reference endpoint" if target.embedded else target.base_url
+        faults = values["fault"]
+        console.print(f"[bold]infercheck {__version__}[/] load on [cyan]{escape(where)}[/] model "
+                      f"[cyan]{escape(target.model or '')}[/] profile [cyan]{escape(profile.name)}[/]"
+                      + (f" with faults {', '.join(faults)}" if faults else ""))
+        works = _workload.prepare(target, profile, _workload.candidates(target, profile))
+        if not works:
+            _die(f"the {api} API has no case a load may repeat")
+        steps: list[Tally] = []
+        excluded: list[dict[str, str]] = []
+        interrupted = False
+        try:
+            works, excluded = _alone(target, profile, works)
+            console.print(f"workload: {len(works)} requests, each answered alone first"
+                          + (f"; {len(excluded)} left out (broke the contract alone)" if excluded else ""))
+            if not works:
+                _die("every case of the workload broke the contract alone: run `infercheck run` first")
+            console.print(f"{'users':>5}  {'requests':>8}  {'conformant':>10}  {'violations':>10}  {'errors':>6}  "
+                          f"{'req/s':>7}  {'goodput/s':>9}  {'TTFT p95':>8}  {'e2e p95':>8}")
+            for level in steps_of:
+                tally = Tally(level, bounds)
+                steps.append(tally)
+                _aio.run(_users.closed_loop(target, profile, works, tally, duration, spawn_rate=spawn_rate))
+                console.print(_row(tally), highlight=False)
+        except KeyboardInterrupt:
+            interrupted = True
+            if steps and not steps[-1].elapsed:
+                steps.pop()  # the step cut short says nothing of its level
+        doc = _document.document(
+            target={"base_url": target.base_url, "model": target.model, "embedded": target.embedded, "api": api,
+                    "profile": profile.name}, workload=[w.case.id for w in works], excluded=excluded, steps=steps,
+            slo_ms=bounds, step_duration=duration, spawn_rate=spawn_rate)
+    if interrupted:
+        doc["verdict"] = {"status": "interrupted", "exit": EXIT_INTERRUPTED,
+                          "summary": f"INTERRUPTED: {len(steps)} step(s) ended before Ctrl-C; nothing more was "
+                                     "decided"}
+    _write(doc, json_path, markdown_path)
+    knee = doc["knee"]["users"]
+    if steps and doc["verdict"]["status"] != "undecided":
+        console.print(f"knee: {knee} users" if knee is not None else "knee: none (the first step broke the contract"
+                      + (" or the SLO)" if bounds else ")"))
+    for step in doc["steps"]:
+        for check, example in step["examples"].items():
+            console.print(f"[red]{check}[/] ({example['severity']}) at {step['users']} users: "
+                          f"{step['violations'][check]} of {step['requests']} answers; e.g. {example['case']}: "
+                          f"{escape(example['message'].splitlines()[0] if example['message'] else '')}",
+                          soft_wrap=True)
+    colour = {"conformant": "green", "not_conformant": "red"}.get(doc["verdict"]["status"], "yellow")
+    console.print(f"[bold {colour}]{escape(doc['verdict']['summary'])}[/]", soft_wrap=True)
+    sys.exit(doc["verdict"]["exit"])
+
+
+def _alone(target, profile, works: list[_workload.Work]) -> tuple[list[_workload.Work], list[dict[str, str]]]:
+    """The workload's requests each answered alone: those that kept the contract, and why the others were left out."""
+    kept, left = [], []
+    for work in _aio.run(_users.alone(target, works)):
+        broken = _workload.broken(_workload.judge(work, work.alone, target, profile))
+        if broken:
+            left.append({"case": work.case.id, "why": f"{broken[0].check}: {broken[0].message.splitlines()[0]}"})
+        else:
+            kept.append(work)
+    return kept, left
+
+
+def _row(tally: Tally) -> str:
+    step = tally.to_json()
+    rate = step["conformant_rate"]
+    ttft, e2e = step["latency"]["ttft_ms"]["p95"], step["latency"]["e2e_ms"]["p95"]
+    return (f"{tally.users:>5}  {tally.requests:>8}  {'-' if rate is None else f'{rate:.1%}':>10}  "
+            f"{sum(tally.violations.values()):>10}  {sum(tally.errors.values()):>6}  "
+            f"{step['throughput']['requests_per_s']:>7.1f}  {step['goodput']['requests_per_s']:>9.1f}  "
+            f"{'-' if ttft is None else f'{ttft:.0f} ms':>8}  {'-' if e2e is None else f'{e2e:.0f} ms':>8}")
+
+
+def _write(doc: dict[str, Any], json_path: str | None, markdown_path: str | None) -> None:
+    try:
+        if json_path:
+            Path(json_path).write_text(json.dumps(doc, indent=2) + "\n")
+        if markdown_path:
+            Path(markdown_path).write_text(_document.markdown(doc))
+    except OSError as exc:
+        click.echo(f"infercheck: error: cannot write {exc.filename}: {exc.strerror or exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,123 @@
+"""`infercheck load` as a user runs it: every answer checked under load, the document it writes (schemas/load.json),
+its verdict and exit status; the faults that show only under load found by it and missed by an idle run."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from infercheck.checks.base import Outcome
+from infercheck.contract import schemas as _schemas
+from infercheck.engine.session import run
+from infercheck.engine.target import embedded, resolve
+from infercheck.load import document as _document
+from infercheck.load.tally import Tally
+from infercheck.serve._faults import UNDER_LOAD
+
+from ..support import INFERCHECK, infercheck
+
+
+def _load(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    out = tmp_path / "load.json"
+    proc = infercheck("load", "--json", str(out), *args)
+    doc = json.loads(out.read_text()) if out.exists() else {}
+    if doc:
+        assert _schemas.errors("load.json", doc) == []
+    return proc, doc
+
+
+def test_a_conformant_endpoint_keeps_the_contract_under_load(tmp_path):
+    md = tmp_path / "load.md"
+    proc, doc = _load(tmp_path, "--users", "4", "--duration", "1s", "--markdown", str(md))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    step, = doc["steps"]
+    assert step["users"] == 4 and step["requests"] > len(doc["workload"]["cases"]) >= 20
+    assert step["checked"] == step["conformant"] == step["requests"] and step["conformant_rate"] == 1
+    assert step["violations"] == {} and step["errors"] == {} and doc["workload"]["excluded"] == []
+    assert step["latency"]["ttft_ms"]["n"] > 0 and step["latency"]["e2e_ms"]["p99"] is not None
+    assert step["goodput"]["good"] == step["requests"]  # no SLO: every conformant answer is good
+    assert doc["knee"] == {"users": 4}
+    assert doc["verdict"]["status"] == "conformant" and doc["verdict"]["exit"] == 0
+    assert "CONFORMANT UNDER LOAD" in proc.stdout and "knee: 4 users" in proc.stdout
+    assert "| 4 |" in md.read_text()
+
+
+@pytest.mark.parametrize("fault", sorted(UNDER_LOAD))
+def test_a_fault_under_load_is_found_by_load_and_missed_by_an_idle_run(tmp_path, fault):
+    with embedded(faults=(fault,)) as url:  # an idle run: the cases, at the run's default concurrency
+        results = run(resolve(url), suites=False).results
+    assert results and not [r.render() for r in results if r.outcome in (Outcome.FAILED, Outcome.ERROR)]
+    md = tmp_path / "load.md"
+    proc, doc = _load(tmp_path, "--fault", fault, "--sweep", "2,24", "--duration", "1.5s", "--markdown", str(md))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    idle, loaded = doc["steps"]
+    assert idle["kept_contract"] and idle["violations"] == {} and doc["knee"] == {"users": 2}
+    assert set(loaded["violations"]) == UNDER_LOAD[fault] and loaded["errors"].get("5xx", 0) > 0
+    assert loaded["conformant"] < loaded["requests"] and not loaded["kept_contract"]
+    example = loaded["examples"]["status-code"]
+    assert example["severity"] == "critical" and "answered 500" in example["message"]
+    assert example["curl"].startswith("curl ") and example["curl"] in md.read_text()
+    assert doc["verdict"]["status"] == "not_conformant" and "from 24 users" in doc["verdict"]["summary"]
+    assert "status-code (critical) at 24 users" in proc.stdout
+
+
+def test_a_case_that_breaks_the_contract_alone_is_left_out_of_the_load(tmp_path):
+    proc, doc = _load(tmp_path, "--fault", "stream-chunk-object", "--users", "2", "--duration", "0.5s")
+    excluded = {e["case"]: e["why"] for e in doc["workload"]["excluded"]}
+    assert excluded and all(why.startswith("stream-chunk-schema: ") for why in excluded.values())
+    assert set(excluded).isdisjoint(doc["workload"]["cases"]) and doc["workload"]["cases"]
+    assert proc.returncode == 0 and doc["steps"][0]["violations"] == {}  # what is left keeps the contract
+    assert "left out" in doc["verdict"]["summary"] and "infercheck run" in doc["verdict"]["summary"]
+
+
+def test_an_slo_decides_goodput_and_the_knee_not_the_exit_status(tmp_path):
+    proc, doc = _load(tmp_path, "--users", "2", "--duration", "0.5s", "--slo", "e2e=1ms,ttft=10s")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    step, = doc["steps"]
+    assert doc["slo"] == {"e2e_ms": 1.0, "ttft_ms": 10000.0}
+    assert step["kept_contract"] and step["kept_slo"] is False and step["goodput"]["good"] < step["conformant"]
+    assert doc["knee"] == {"users": None} and "knee: none" in proc.stdout
+
+
+@pytest.mark.parametrize("args, said", [
+    (("--sweep", "4,2"), "a sweep is rising numbers of users"),
+    (("--slo", "ttfb=1s"), "an SLO is ttft=DURATION"),
+    (("--duration", "soon"), "is not a duration"),
+    (("--users", "0"), "--users"),
+])
+def test_bad_input_is_one_clear_error_and_exit_2(tmp_path, args, said):
+    proc, doc = _load(tmp_path, *args)
+    assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr and not doc
+
+
+def test_ctrl_c_ends_the_load_at_once_and_says_it_was_interrupted(tmp_path):
+    out = tmp_path / "load.json"
+    proc = subprocess.Popen([*INFERCHECK, "load", "--sweep", "1,2", "--duration", "60s", "--json", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    stdout, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 5 and proc.returncode == 130, stdout + stderr
+    doc = json.loads(out.read_text())
+    assert _schemas.errors("load.json", doc) == [] and doc["steps"] == []  # the step cut short says nothing
+    assert doc["verdict"]["status"] == "interrupted" and "INTERRUPTED" in stdout and "Traceback" not in stderr
+
+
+def test_the_knee_is_the_highest_level_up_to_which_every_step_kept_contract_and_slo():
+    def step(users: int, *, broken: bool = False, slow: bool = False) -> Tally:
+        tally = Tally(users, {"e2e_ms": 100.0})
+        tally.requests, tally.conformant = 10, 10 - broken
+        tally.violations = {"status-code": 1} if broken else {}
+        tally.samples["e2e_ms"] = [500.0 if slow else 50.0] * 10
+        return tally
+
+    assert _document.knee([step(1), step(4), step(16, slow=True), step(64)]) == 4
+    assert _document.knee([step(1), step(4, broken=True), step(16)]) == 1
+    assert _document.knee([step(1, slow=True)]) is None
+    assert _document.verdict([step(1), Tally(4)], [])["status"] == "undecided"
+    assert _document.verdict([step(1), step(4, broken=True)], [])["exit"] == 1
