@@ -16,7 +16,9 @@ from pathlib import Path
 
 
 # dependencies the tests run as a command of their own rather than import: the command is their use
-RUN_AS_COMMANDS = {"import-linter": "tests/test_architecture.py runs its lint-imports over the library and copies of it"}
+RUN_AS_COMMANDS = {"import-linter": "tests/test_architecture.py runs its lint-imports over the library and copies of it",
+                   "locust": "tests/load/test_load.py runs infercheck load, whose master and workers are Locust "
+                             "processes of their own"}
 
 
 def canonical(name: str) -> str:

@@ -6,8 +6,10 @@ was interrupted (exit 130)."""
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,8 @@ from ._version import __version__
 from .checks.catalog import kinds, registry
 from .contract import profiles as _profiles
 from .engine.target import TargetError, choose_api, open_target
+from .load import distributed as _distributed
 from .load import document as _document
-from .load import users as _users
 from .load import workload as _workload
 from .load.tally import Tally
 from .reports.results import EXIT_INTERRUPTED
@@ -33,9 +35,24 @@ TARGET = ("base_url", "api_key", "model", "timeout", "load_wait", "max_body", "m
           "ca_bundle", "insecure")
 
 
+@dataclass(frozen=True)
+class Engine:
+    """Where the load is sent from: ``processes`` Locust workers on this machine (one by default), or with ``master``
+    the workers that connect to this master (``expect`` of them), listening on ``bind``:``port``."""
+
+    processes: int = 1
+    master: bool = False
+    expect: int = 1
+    bind: str = "*"
+    port: int = 5557
+
+
 def command(values: dict[str, Any], *, users: int, sweep: str | None, duration: float, spawn_rate: float | None,
-            slo_text: str | None, json_path: str | None, markdown_path: str | None) -> None:
+            slo_text: str | None, json_path: str | None, markdown_path: str | None, engine: Engine = Engine()
+            ) -> None:
     console = Console(highlight=False, soft_wrap=True)
+    if not _distributed.available():
+        _die(_distributed.NEEDS)
     if values["api_key"]:
         _KEYS.append(values["api_key"])
     try:
@@ -63,28 +80,23 @@ def command(values: dict[str, Any], *, users: int, sweep: str | None, duration: 
             _die(f"the {api} API has no case a load may repeat")
         steps: list[Tally] = []
         excluded: list[dict[str, str]] = []
-        interrupted = False
+        interrupted, fleet = False, None
         try:
             works, excluded = _alone(target, profile, works)
             console.print(f"workload: {len(works)} requests, each answered alone first"
                           + (f"; {len(excluded)} left out (broke the contract alone)" if excluded else ""))
             if not works:
                 _die("every case of the workload broke the contract alone: run `infercheck run` first")
-            console.print(f"{'users':>5}  {'requests':>8}  {'conformant':>10}  {'violations':>10}  {'errors':>6}  "
-                          f"{'req/s':>7}  {'goodput/s':>9}  {'TTFT p95':>8}  {'e2e p95':>8}")
-            for level in steps_of:
-                tally = Tally(level, bounds)
-                steps.append(tally)
-                _aio.run(_users.closed_loop(target, profile, works, tally, duration, spawn_rate=spawn_rate))
-                console.print(_row(tally), highlight=False)
+            fleet = _fleet(engine, _distributed.plan(target, values["profile"], works, slo=bounds, levels=steps_of,
+                                                     duration=duration, spawn_rate=spawn_rate))
+            _on_locust(console, engine, fleet, steps)
         except KeyboardInterrupt:
-            interrupted = True
-            if steps and not steps[-1].elapsed:
-                steps.pop()  # the step cut short says nothing of its level
+            interrupted = True  # the step cut short says nothing of its level: only the steps that ended are kept
         doc = _document.document(
             target={"base_url": target.base_url, "model": target.model, "embedded": target.embedded, "api": api,
                     "profile": profile.name}, workload=[w.case.id for w in works], excluded=excluded, steps=steps,
-            slo_ms=bounds, step_duration=duration, spawn_rate=spawn_rate)
+            slo_ms=bounds, step_duration=duration, spawn_rate=spawn_rate,
+            workers=fleet.workers if fleet is not None else 0)
     if interrupted:
         doc["verdict"] = {"status": "interrupted", "exit": EXIT_INTERRUPTED,
                           "summary": f"INTERRUPTED: {len(steps)} step(s) ended before Ctrl-C; nothing more was "
@@ -105,16 +117,60 @@ def command(values: dict[str, Any], *, users: int, sweep: str | None, duration: 
     sys.exit(doc["verdict"]["exit"])
 
 
+def _fleet(engine: Engine, plan: dict[str, Any]) -> _distributed.Fleet:
+    """The master (and the workers on this machine) that will send ``plan``."""
+    if engine.master:
+        return _distributed.Fleet(plan, bind=engine.bind, port=engine.port, expect=engine.expect, wait=300)
+    return _distributed.Fleet(plan, bind="127.0.0.1", port=_free_port(), expect=engine.processes,
+                              local=engine.processes, wait=60)
+
+
+def _on_locust(console: Console, engine: Engine, fleet: _distributed.Fleet, steps: list[Tally]) -> None:
+    """The steps ``fleet`` sends, each appended to ``steps`` and printed as it ends."""
+    if engine.master:
+        console.print(f"Locust master on port {engine.port}: waiting for {engine.expect} worker(s) "
+                      "(infercheck load --worker --master-host THIS-HOST)")
+    try:
+        with fleet:
+            for tally in fleet.steps():
+                if not steps:
+                    console.print(f"{fleet.workers} Locust worker(s) sending\n{HEADER}")
+                steps.append(tally)
+                console.print(_row(tally), highlight=False)
+    except _distributed.FleetError as exc:
+        _die(str(exc))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def work(master_host: str, master_port: int) -> None:
+    """``infercheck load --worker``: a worker of the master at ``master_host``, until it ends the load."""
+    if not _distributed.available():
+        _die(_distributed.NEEDS)
+    try:
+        sys.exit(_distributed.worker(master_host, master_port))
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+
+
 def _alone(target, profile, works: list[_workload.Work]) -> tuple[list[_workload.Work], list[dict[str, str]]]:
     """The workload's requests each answered alone: those that kept the contract, and why the others were left out."""
     kept, left = [], []
-    for work in _aio.run(_users.alone(target, works)):
+    for work in _aio.run(_workload.alone(target, works)):
         broken = _workload.broken(_workload.judge(work, work.alone, target, profile))
         if broken:
             left.append({"case": work.case.id, "why": f"{broken[0].check}: {broken[0].message.splitlines()[0]}"})
         else:
             kept.append(work)
     return kept, left
+
+
+HEADER = (f"{'users':>5}  {'requests':>8}  {'conformant':>10}  {'violations':>10}  {'errors':>6}  {'req/s':>7}  "
+          f"{'goodput/s':>9}  {'TTFT p95':>8}  {'e2e p95':>8}")
 
 
 def _row(tally: Tally) -> str:

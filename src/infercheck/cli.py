@@ -434,16 +434,34 @@ def _load_options(command: Any) -> Any:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the load document here "
                                                                             "(schemas/load.json).")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), help="Write a Markdown summary here.")
+@click.option("--processes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Locust worker processes on this machine that send the load (one per core at most is useful).")
+@click.option("--master", is_flag=True, help="Be the Locust master: wait for --expect-workers workers "
+                                             "(infercheck load --worker) and write what they report.")
+@click.option("--expect-workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Workers the master waits for before it starts.")
+@click.option("--master-bind-host", default="*", show_default=True, help="Where the master listens for workers.")
+@click.option("--master-port", type=click.IntRange(1, 65535), default=5557, show_default=True,
+              help="The master's port (the master listens on it; a worker connects to it).")
+@click.option("--worker", is_flag=True, help="Be a Locust worker of the master at --master-host: it sends the "
+                                             "master's plan; every other option is the master's.")
+@click.option("--master-host", default="127.0.0.1", show_default=True, help="The master a worker connects to.")
 @_guarded
-def load(users, sweep, duration, spawn_rate, slo_text, json_path, markdown_path, **params):
+def load(users, sweep, duration, spawn_rate, slo_text, json_path, markdown_path, processes, master, expect_workers,
+         master_bind_host, master_port, worker, master_host, **params):
     """Check every answer under load: USERS users (or a --sweep of levels) sending the suite's repeatable cases in a
     closed loop, each answer judged by every check that applies. Exit 0 when every step kept the contract, 1 when an
     answer broke it or went unanswered, 2 when nothing was decided, 130 on Ctrl-C."""
     from . import _load
 
+    if worker:
+        _load.work(master_host, master_port)
+    if processes > 1 and master:
+        _die("--processes starts its own master and workers on this machine: give it without --master")
     values = {s.name: params[s.param or s.name] for s in map(_settings.SETTINGS.get, _LOAD_SETTINGS)}
+    engine = _load.Engine(processes, master, expect_workers, master_bind_host, master_port)
     _load.command(values, users=users, sweep=sweep, duration=duration, spawn_rate=spawn_rate, slo_text=slo_text,
-                  json_path=json_path, markdown_path=markdown_path)
+                  json_path=json_path, markdown_path=markdown_path, engine=engine)
 
 
 if __name__ == "__main__":

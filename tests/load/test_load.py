@@ -1,5 +1,7 @@
-"""`infercheck load` as a user runs it: every answer checked under load, the document it writes (schemas/load.json),
-its verdict and exit status; the faults that show only under load found by it and missed by an idle run."""
+"""`infercheck load` as a user runs it: every answer checked under load by Locust's workers, the document it writes
+(schemas/load.json), its verdict and exit status; the faults that show only under load found by it and missed by an
+idle run. The commands run in processes of their own (marked slow) but the master and its two workers, which CI's
+lowest-versions step runs against the lowest Locust allowed."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ def _load(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
     return proc, doc
 
 
+@pytest.mark.slow
 def test_a_conformant_endpoint_keeps_the_contract_under_load(tmp_path):
     md = tmp_path / "load.md"
     proc, doc = _load(tmp_path, "--users", "4", "--duration", "1s", "--markdown", str(md))
@@ -46,6 +49,7 @@ def test_a_conformant_endpoint_keeps_the_contract_under_load(tmp_path):
     assert "| 4 |" in md.read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(UNDER_LOAD))
 def test_a_fault_under_load_is_found_by_load_and_missed_by_an_idle_run(tmp_path, fault):
     with embedded(faults=(fault,)) as url:  # an idle run: the cases, at the run's default concurrency
@@ -65,6 +69,7 @@ def test_a_fault_under_load_is_found_by_load_and_missed_by_an_idle_run(tmp_path,
     assert "status-code (critical) at 24 users" in proc.stdout
 
 
+@pytest.mark.slow
 def test_a_case_that_breaks_the_contract_alone_is_left_out_of_the_load(tmp_path):
     proc, doc = _load(tmp_path, "--fault", "stream-chunk-object", "--users", "2", "--duration", "0.5s")
     excluded = {e["case"]: e["why"] for e in doc["workload"]["excluded"]}
@@ -74,6 +79,7 @@ def test_a_case_that_breaks_the_contract_alone_is_left_out_of_the_load(tmp_path)
     assert "left out" in doc["verdict"]["summary"] and "infercheck run" in doc["verdict"]["summary"]
 
 
+@pytest.mark.slow
 def test_an_slo_decides_goodput_and_the_knee_not_the_exit_status(tmp_path):
     proc, doc = _load(tmp_path, "--users", "2", "--duration", "0.5s", "--slo", "e2e=1ms,ttft=10s")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -83,6 +89,7 @@ def test_an_slo_decides_goodput_and_the_knee_not_the_exit_status(tmp_path):
     assert doc["knee"] == {"users": None} and "knee: none" in proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, said", [
     (("--sweep", "4,2"), "a sweep is rising numbers of users"),
     (("--slo", "ttfb=1s"), "an SLO is ttft=DURATION"),
@@ -94,6 +101,7 @@ def test_bad_input_is_one_clear_error_and_exit_2(tmp_path, args, said):
     assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr and not doc
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_the_load_at_once_and_says_it_was_interrupted(tmp_path):
     out = tmp_path / "load.json"
     proc = subprocess.Popen([*INFERCHECK, "load", "--sweep", "1,2", "--duration", "60s", "--json", str(out)],
@@ -121,3 +129,42 @@ def test_the_knee_is_the_highest_level_up_to_which_every_step_kept_contract_and_
     assert _document.knee([step(1, slow=True)]) is None
     assert _document.verdict([step(1), Tally(4)], [])["status"] == "undecided"
     assert _document.verdict([step(1), step(4, broken=True)], [])["exit"] == 1
+
+
+def _port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_locust_master_and_two_workers_on_loopback_find_a_fault_under_load(tmp_path):
+    """The load on Locust's master and workers: each worker sends and checks its users' answers, the master adds
+    the tallies up and writes the same document as one process does."""
+    port, out = str(_port()), tmp_path / "load.json"
+    master = subprocess.Popen([*INFERCHECK, "load", "--fault", "errors-under-load", "--sweep", "2,24", "--duration",
+                               "2s", "--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1",
+                               "--master-port", port, "--json", str(out)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers = [subprocess.Popen([*INFERCHECK, "load", "--worker", "--master-port", port], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    stdout, stderr = master.communicate(timeout=120)
+    assert all(w.wait(timeout=30) == 0 for w in workers)
+    assert master.returncode == 1, stdout + stderr
+    doc = json.loads(out.read_text())
+    assert _schemas.errors("load.json", doc) == [] and doc["workers"] == 2
+    idle, loaded = doc["steps"]
+    assert idle["kept_contract"] and idle["requests"] > 0 and idle["checked"] == idle["requests"]
+    assert set(loaded["violations"]) == {"status-code"} and loaded["errors"]["5xx"] == loaded["violations"][
+        "status-code"]
+    assert doc["knee"] == {"users": 2} and "2 Locust worker(s) sending" in stdout
+
+
+@pytest.mark.slow
+def test_processes_send_the_load_from_locust_workers_on_this_machine(tmp_path):
+    proc, doc = _load(tmp_path, "--users", "4", "--duration", "1s", "--processes", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert doc["workers"] == 2 and doc["steps"][0]["conformant"] == doc["steps"][0]["requests"] > 0
+    both, _ = _load(tmp_path, "--processes", "2", "--master")
+    assert both.returncode == 2 and "without --master" in both.stderr

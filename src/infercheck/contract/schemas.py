@@ -1,4 +1,12 @@
-"""The contract: JSON Schemas loaded from ``schemas/`` into a ``referencing`` registry."""
+"""The contract: JSON Schemas loaded from ``schemas/`` into a ``referencing`` registry.
+
+python-jsonschema says what is wrong with an instance, in the words every failure report quotes. Whether anything is
+wrong at all is asked of jsonschema-rs first, over the same schemas and the same formats (python-jsonschema's own
+format checkers): a valid instance, the common case, is not walked in Python (benchmarks/load_checking.py: the schema
+walks were four fifths of judging an answer). jsonschema-rs may find fault where python-jsonschema finds none (its
+own checkers of formats python-jsonschema does not assert, ECMA-262's ``$``); python-jsonschema then decides.
+tests/contract/test_fast_validation.py proves the other way round: never valid to jsonschema-rs and invalid to
+python-jsonschema."""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ from functools import cache
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
@@ -46,8 +55,36 @@ def validator(name: str) -> jsonschema.protocols.Validator:
     return cls(document, registry=registry(), format_checker=cls.FORMAT_CHECKER)
 
 
+@cache
+def _fast_registry(closed: bool) -> jsonschema_rs.Registry:
+    source = closed_registry() if closed else registry()
+    return jsonschema_rs.Registry([(u, source.contents(u)) for u in source])
+
+
+@cache
+def _fast(name: str, closed: bool = False) -> Any:
+    """jsonschema-rs' validator of ``name`` (the closed schema's, which asserts no format), with python-jsonschema's
+    format checkers for the formats that one asserts."""
+    document = (closed_registry() if closed else registry()).contents(uri(name))
+    checker = validator(name).format_checker
+    formats = {} if closed else {f: (lambda value, f=f: checker.conforms(value, f)) for f in checker.checkers}
+    return jsonschema_rs.validator_for(document, registry=_fast_registry(closed), validate_formats=not closed,
+                                       formats=formats)
+
+
+def valid(name: str, instance: Any, *, closed: bool = False) -> bool:
+    """Whether jsonschema-rs finds ``instance`` valid against ``name`` (then python-jsonschema does too); False when
+    it cannot say (python-jsonschema decides)."""
+    try:
+        return _fast(name, closed).is_valid(instance)
+    except Exception:  # an instance jsonschema-rs cannot take (an integer past 64 bits): the slow path decides
+        return False
+
+
 def violations(name: str, instance: Any) -> list[jsonschema.ValidationError]:
     """The schema violations, most relevant first; empty when valid."""
+    if valid(name, instance):
+        return []
     found = list(validator(name).iter_errors(instance))
     if not found:
         return []
@@ -72,6 +109,8 @@ def describe(error: jsonschema.ValidationError) -> str:
 
 
 def first_error(name: str, instance: Any) -> jsonschema.ValidationError | None:
+    if valid(name, instance):
+        return None
     return best_match(validator(name).iter_errors(instance))
 
 
@@ -124,6 +163,8 @@ def closed_validator(name: str) -> jsonschema.protocols.Validator:
 def undocumented(name: str, instance: Any) -> list[tuple[str, Any]]:
     """(JSON path, value) of every field of ``instance`` that schema ``name`` does not declare."""
     found: dict[str, Any] = {}  # path -> value, each path once
+    if valid(name, instance, closed=True):
+        return []
     for error in closed_validator(name).iter_errors(instance):
         for leaf in leaves(error):
             if leaf.validator == "unevaluatedProperties" and isinstance(leaf.instance, dict):

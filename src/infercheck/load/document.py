@@ -85,10 +85,11 @@ def _levels(steps: list[Tally]) -> str:
 
 
 def document(*, target: dict[str, Any], workload: list[str], excluded: list[dict[str, str]], steps: list[Tally],
-             slo_ms: dict[str, float], step_duration: float, spawn_rate: float | None) -> dict[str, Any]:
+             slo_ms: dict[str, float], step_duration: float, spawn_rate: float | None, workers: int = 1
+             ) -> dict[str, Any]:
     """The load document (``schemas/load.json``)."""
     return {
-        "infercheck": __version__, "target": target, "mode": "closed", "workers": 1,
+        "infercheck": __version__, "target": target, "mode": "closed", "workers": workers,
         "step_duration_s": step_duration, "spawn_rate": spawn_rate,
         "workload": {"cases": workload, "excluded": excluded},
         "slo": {name: bound for name, bound in slo_ms.items()},

@@ -79,6 +79,24 @@ class Tally:
         self.good += within
         self.output_tokens += _answers.completion_tokens(exchange) or 0
 
+    def state(self) -> dict[str, Any]:
+        """What a worker sends its master: everything ``absorb`` adds up (JSON)."""
+        return {name: getattr(self, name) for name in _STATE}
+
+    def absorb(self, state: dict[str, Any]) -> None:
+        """Add another tally of the same step (a worker's ``state``): counts and samples add up, each check's first
+        example stays the first one seen."""
+        for name in ("requests", "conformant", "good", "output_tokens"):
+            setattr(self, name, getattr(self, name) + state[name])
+        for name in ("violations", "errors"):
+            mine = getattr(self, name)
+            for key, count in state[name].items():
+                mine[key] = mine.get(key, 0) + count
+        for check, example in state["examples"].items():
+            self.examples.setdefault(check, example)
+        for name, values in state["samples"].items():
+            self.samples[name].extend(values)
+
     @property
     def kept_contract(self) -> bool:
         return self.requests > 0 and not self.violations and not self.errors
@@ -104,6 +122,9 @@ class Tally:
             "goodput": {"requests_per_s": per_s(self.good), "good": self.good},
             "kept_contract": self.kept_contract, "kept_slo": self.kept_slo,
         }
+
+
+_STATE = ("requests", "conformant", "good", "output_tokens", "violations", "examples", "errors", "samples")
 
 
 def _statistics(values: list[float]) -> dict[str, float | int | None]:

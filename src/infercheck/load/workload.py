@@ -18,8 +18,12 @@ from ..checks.catalog import registry
 from ..contract import cases as _cases
 from ..contract.cases import Case
 from ..contract.profiles import Profile
+from ..engine.gate import Gate
+from ..engine.limits import Breaker, Budget
+from ..engine.sending import Lane, Sender
 from ..engine.target import Target, request_for, selects
 from ..wire.exchange import Exchange, Request
+from ..wire.transport import open_client
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,19 @@ def prepare(target: Target, profile: Profile, cases: list[Case]) -> list[Work]:
     """``cases`` as work: each with its request and the checks that apply to it."""
     checks = tuple(registry().values())
     return [Work(case, request_for(target, case), tuple(c for c in checks if c.applies(case))) for case in cases]
+
+
+async def alone(target: Target, works: list[Work]) -> list[Work]:
+    """Each of ``works`` sent once, alone, one after another, through the one send path: its answer kept as
+    ``Work.alone``."""
+    done = []
+    async with open_client(target.bounds, 1) as client:
+        sender = Sender(target.bounds, Gate(1), Budget(), Breaker(0), client, confirming=False)
+        lane = Lane()
+        for work in works:
+            exchange = await sender.send(work.case, work.request, lane)
+            done.append(Work(work.case, work.request, work.checks, exchange))
+    return done
 
 
 def judge(work: Work, exchange: Exchange, target: Target, profile: Profile) -> list[Result]:
