@@ -107,6 +107,11 @@ def command(values: dict[str, Any], *, users: int, sweep: str | None, duration: 
         console.print(f"knee: {knee} users" if knee is not None else "knee: none (the first step broke the contract"
                       + (" or the SLO)" if bounds else ")"))
     for step in doc["steps"]:
+        same = step["determinism"]
+        if same["differed"]:
+            console.print(f"[yellow]determinism[/] at {step['users']} users: {same['differed']} of {same['compared']} "
+                          "greedy answers said something else than their request got alone (a finding, not a "
+                          f"failure: temperature 0 and seed are best effort); e.g. {same['example']['case']}")
         for check, example in step["examples"].items():
             console.print(f"[red]{check}[/] ({example['severity']}) at {step['users']} users: "
                           f"{step['violations'][check]} of {step['requests']} answers; e.g. {example['case']}: "

@@ -60,13 +60,33 @@ def test_a_fault_under_load_is_found_by_load_and_missed_by_an_idle_run(tmp_path,
     assert proc.returncode == 1, proc.stdout + proc.stderr
     idle, loaded = doc["steps"]
     assert idle["kept_contract"] and idle["violations"] == {} and doc["knee"] == {"users": 2}
-    assert set(loaded["violations"]) == UNDER_LOAD[fault] and loaded["errors"].get("5xx", 0) > 0
-    assert loaded["conformant"] < loaded["requests"] and not loaded["kept_contract"]
-    example = loaded["examples"]["status-code"]
-    assert example["severity"] == "critical" and "answered 500" in example["message"]
-    assert example["curl"].startswith("curl ") and example["curl"] in md.read_text()
+    assert idle["determinism"]["compared"] > 0 and idle["determinism"]["differed"] == 0  # no false alarm
+    assert UNDER_LOAD[fault] <= set(loaded["violations"]) and not loaded["kept_contract"]
+    assert loaded["conformant"] < loaded["requests"]
+    for check in UNDER_LOAD[fault]:
+        example = loaded["examples"][check]
+        assert example["severity"] == "critical" and example["curl"].startswith("curl ")
+        assert example["curl"] in md.read_text() and f"{check} (critical) at 24 users" in proc.stdout
     assert doc["verdict"]["status"] == "not_conformant" and "from 24 users" in doc["verdict"]["summary"]
-    assert "status-code (critical) at 24 users" in proc.stdout
+
+
+@pytest.mark.slow
+def test_errors_under_load_are_500s_counted_as_errors_and_status_code_violations(tmp_path):
+    proc, doc = _load(tmp_path, "--fault", "errors-under-load", "--sweep", "2,24", "--duration", "1.5s")
+    loaded = doc["steps"][1]
+    assert set(loaded["violations"]) == {"status-code"} and loaded["errors"]["5xx"] > 0
+    assert "answered 500" in loaded["examples"]["status-code"]["message"]
+
+
+@pytest.mark.slow
+def test_an_answer_swapped_under_load_is_cross_talk_and_counts_against_determinism(tmp_path):
+    proc, doc = _load(tmp_path, "--fault", "answers-swapped-under-load", "--sweep", "2,24", "--duration", "1.5s")
+    loaded = doc["steps"][1]
+    example = loaded["examples"]["cross-talk"]
+    assert "was answered with the text" in example["message"] and example["kinds"] == ["another-request"]
+    same = loaded["determinism"]
+    assert 0 < same["differed"] <= same["compared"] and same["example"]["alone"] != same["example"]["under_load"]
+    assert "determinism at 24 users" in proc.stdout and "a finding, not a failure" in proc.stdout
 
 
 @pytest.mark.slow

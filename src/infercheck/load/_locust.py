@@ -39,7 +39,7 @@ from ..engine.sending import Lane, Sender
 from ..engine.target import Target
 from ..wire.transport import Tls, open_client
 from .tally import Tally
-from .workload import Work, broken, judge, prepare
+from .workload import Work, against_alone, broken, judge, prepare
 
 PLAN, READY, STEP, STEP_END, TALLY = ("infercheck-plan", "infercheck-ready", "infercheck-step", "infercheck-step-end",
                                       "infercheck-tally")
@@ -84,7 +84,7 @@ class Worker:
         by_id = {case.id: case for case in _cases.load(self.target.api)}
         self.works = prepare(self.target, self.profile, [by_id[i] for i in plan["cases"]])
         self.turns = itertools.cycle(self.works)
-        self.slo = plan["slo"]
+        self.slo, self.references = plan["slo"], plan["references"]
         self.stack = contextlib.AsyncExitStack()
         self.senders: dict[int, Sender] = {}
         self.lane = Lane()
@@ -110,13 +110,15 @@ class Worker:
         finally:
             self.in_flight -= 1
 
-    async def _judged(self, user: int, work: Work) -> tuple[Any, list[Any]]:
+    async def _judged(self, user: int, work: Work) -> tuple[Any, list[Any], bool | None, str]:
         """``work`` sent and judged on the loop's thread: the user's greenlet is woken once, with both."""
         if user not in self.senders:
             self.senders[user] = await self._sender()
         exchange = await self.senders[user].send(work.case, work.request, self.lane)
         exchange.alone = False  # the user's gate is one request wide, but other users' requests are in flight
-        return exchange, broken(judge(work, exchange, self.target, self.profile))
+        found = broken(judge(work, exchange, self.target, self.profile))
+        differed, crossed = against_alone(work, exchange, self.references)
+        return exchange, found + ([crossed] if crossed else []), differed, self.references.get(work.case.id, "")
 
     def end(self) -> dict[str, Any]:
         """The step's end: nothing more is sent; the tally once the requests in flight are answered."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..engine.target import Target
 from .tally import Tally
-from .workload import Work
+from .workload import Work, references
 
 # gevent's monkey-patching first, before anything else is imported, then Locust (told not to patch again), then the
 # module. Everything is patched but select (and selectors): the asyncio loop of a worker runs in a native thread,
@@ -44,12 +44,13 @@ def process(role: str, *args: str) -> list[str]:
 def plan(target: Target, profile: str | None, works: list[Work], *, slo: dict[str, float], levels: list[int],
          duration: float, spawn_rate: float | None) -> dict[str, Any]:
     """What the master hands each worker: the target as resolved (its key included: the master's channel to its
-    workers must be as private as the key), the profile's name or path, the workload's cases, the steps."""
+    workers must be as private as the key), the profile's name or path, the workload's cases, the steps, and the
+    texts the greedy requests got alone."""
     spec = {name: getattr(target, name) for name in ("base_url", "api_key", "model", "api", "task", "timeout",
                                                         "load_wait", "max_body", "max_events", "max_retries")}
     spec.update(breaker=0, ca_bundle=target.tls.ca_bundle, insecure=target.tls.insecure)
     return {"target": spec, "profile": profile, "cases": [w.case.id for w in works], "slo": slo, "levels": levels,
-            "duration": duration, "spawn_rate": spawn_rate}
+            "duration": duration, "spawn_rate": spawn_rate, "references": references(works)}
 
 
 class Fleet:

@@ -5,6 +5,12 @@ answered); ``not_conformant`` (exit 1) when an answer broke it or a request went
 load; ``undecided`` (exit 2) when nothing could be sent (an empty workload, a step with no answer). The knee: the
 highest level, of those tried from the lowest, up to which every step kept the contract and the SLO (when one is
 given).
+
+Determinism under load is a finding, not a violation: the OpenAI contract calls ``seed`` best effort, and batching
+servers document that a greedy answer may change with the batch it is computed in (vLLM's reproducibility notes,
+and its opt-in batch-invariant mode). Each step says how many greedy answers were compared with their request's
+answer alone and how many differed, with an example. An answer that is exactly another request's is a violation
+(``cross-talk``, critical).
 """
 
 from __future__ import annotations
@@ -125,6 +131,12 @@ def markdown(doc: dict[str, Any]) -> str:
                       f"First seen at {step['users']} users, {step['violations'][check]} of {step['requests']} "
                       f"answers; case `{example['case']}`.", "", "```", example["message"], "```", "",
                       "```sh", example["curl"], "```"]
+    for step in doc["steps"]:
+        same = step["determinism"]
+        if same["differed"]:
+            lines += ["", f"Determinism at {step['users']} users (a finding, not a failure): {same['differed']} of "
+                      f"{same['compared']} greedy answers said something else than their request got alone, e.g. "
+                      f"`{same['example']['case']}`."]
     return "\n".join(lines) + "\n"
 
 

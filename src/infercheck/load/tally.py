@@ -5,7 +5,9 @@ is conformant and within every bound of the SLO that applies to it (TTFT and ITL
 answer that generated text). Latency figures are the run's (``wire/metrics.py``), taken from conformant requests
 only: a failed or interrupted request is counted apart, never in the latency of successes. A step *kept the contract*
 when no answer broke it and every request was answered; it *kept the SLO* when the p95 of each bounded figure is
-within its bound.
+within its bound. Greedy answers are compared with the answer their request got alone: a difference is counted
+(``determinism``), not a violation (see ``document``); an answer that is another request's is a violation
+(``cross-talk``, ``workload.against_alone``).
 """
 
 from __future__ import annotations
@@ -55,10 +57,20 @@ class Tally:
     examples: dict[str, dict[str, Any]] = field(default_factory=dict)  # check -> its first failure
     errors: dict[str, int] = field(default_factory=dict)  # error class -> answers
     samples: dict[str, list[float]] = field(default_factory=lambda: {name: [] for name in LATENCY})
+    compared: int = 0  # greedy answers compared with their request's answer alone
+    differed: int = 0  # of those, the ones that said something else
+    difference: dict[str, Any] | None = None  # the first of them
 
-    def add(self, exchange: Exchange, broken: list[Result]) -> None:
-        """One answer, and the results of its checks that broke the contract."""
+    def add(self, exchange: Exchange, broken: list[Result], differed: bool | None = None, alone: str = "") -> None:
+        """One answer, the results of its checks that broke the contract, and whether it said something else than
+        its request got ``alone`` (None: not compared)."""
         self.requests += 1
+        if differed is not None:
+            self.compared += 1
+            self.differed += differed
+            if differed and self.difference is None:
+                self.difference = {"case": exchange.case_id, "alone": alone, "under_load": _said(exchange),
+                                   "curl": exchange.curl()}
         kind = error_class(exchange)
         if kind is not None:
             self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -96,6 +108,9 @@ class Tally:
             self.examples.setdefault(check, example)
         for name, values in state["samples"].items():
             self.samples[name].extend(values)
+        self.compared += state["compared"]
+        self.differed += state["differed"]
+        self.difference = self.difference or state["difference"]
 
     @property
     def kept_contract(self) -> bool:
@@ -121,10 +136,17 @@ class Tally:
             "throughput": {"requests_per_s": per_s(self.requests), "output_tokens_per_s": per_s(self.output_tokens)},
             "goodput": {"requests_per_s": per_s(self.good), "good": self.good},
             "kept_contract": self.kept_contract, "kept_slo": self.kept_slo,
+            "determinism": {"compared": self.compared, "differed": self.differed, "example": self.difference},
         }
 
 
-_STATE = ("requests", "conformant", "good", "output_tokens", "violations", "examples", "errors", "samples")
+_STATE = ("requests", "conformant", "good", "output_tokens", "violations", "examples", "errors", "samples", "compared",
+          "differed", "difference")
+
+
+def _said(exchange: Exchange) -> str:
+    said = _answers.read(exchange).text() if exchange.response is not None else None
+    return said.strip() if isinstance(said, str) else ""
 
 
 def _statistics(values: list[float]) -> dict[str, float | int | None]:

@@ -22,6 +22,7 @@ from ..engine.gate import Gate
 from ..engine.limits import Breaker, Budget
 from ..engine.sending import Lane, Sender
 from ..engine.target import Target, request_for, selects
+from ..wire import answers as _answers
 from ..wire.exchange import Exchange, Request
 from ..wire.transport import open_client
 
@@ -78,3 +79,46 @@ def broken(results: list[Result]) -> list[Result]:
 
 
 BROKEN = (Outcome.FAILED, Outcome.ERROR)
+
+
+# The load forms of checks that compare an answer with another: an answer under load against the answers each greedy
+# request (temperature 0) got alone, before the load.
+CROSS_TALK = ("cross-talk", "An answer under load is the answer another request got alone", "critical")
+DISTINCT = 20  # characters an answer must have to tell it from another's
+
+
+def text(exchange: Exchange | None) -> str | None:
+    """The text of a successful answer's first choice, or None."""
+    if exchange is None or exchange.response is None or not 200 <= exchange.response.status < 300:
+        return None
+    said = _answers.read(exchange).text()
+    return said.strip() if isinstance(said, str) else None
+
+
+def greedy(work: Work) -> bool:
+    body = work.case.body if isinstance(work.case.body, dict) else {}
+    return body.get("temperature") == 0 and body.get("n", 1) == 1
+
+
+def references(works: list[Work]) -> dict[str, str]:
+    """Case id -> the text its greedy request got alone: what answers under load are compared with."""
+    return {w.case.id: t for w in works if greedy(w) and (t := text(w.alone))}
+
+
+def against_alone(work: Work, exchange: Exchange, refs: dict[str, str]) -> tuple[bool | None, Result | None]:
+    """Whether ``exchange`` (under load) says something else than ``work``'s request got alone (None: not compared);
+    and the cross-talk it shows, if any: a text that is not its own but exactly the text, long enough to tell
+    apart and unlike any other's, that another request got alone."""
+    own, said = refs.get(work.case.id), text(exchange)
+    if own is None or said is None:
+        return None, None
+    if said == own:
+        return False, None
+    others = [case for case, t in refs.items() if t == said and case != work.case.id]
+    if len(said) < DISTINCT or len(others) != 1 or sum(t == said for t in refs.values()) != 1:
+        return True, None
+    check, title, severity = CROSS_TALK
+    message = (f"under load, {work.case.id} was answered with the text {others[0]} got alone: "
+               f"{_checks.short(said, 200)}")
+    return True, Result(check, work.case.id, Outcome.FAILED, severity, title, message, expected=own, received=said,
+                        curl=exchange.curl(), kinds=("another-request",))

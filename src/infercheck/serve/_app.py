@@ -55,4 +55,8 @@ def _app(endpoint: Endpoint, task: str | None) -> Starlette:
         from ._busy import ErrorsUnderLoad
 
         app.add_middleware(ErrorsUnderLoad)
+    if "answers-swapped-under-load" in faults:
+        from ._busy import SwappedUnderLoad
+
+        app.add_middleware(SwappedUnderLoad)
     return app

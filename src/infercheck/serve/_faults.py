@@ -75,6 +75,9 @@ FAULTS: dict[str, str] = {
     "errors-under-load": "(shows only under load) a POST arriving while 8 others are in flight is answered 500 "
                          "(`infercheck load` with more than 8 users finds it; `infercheck run` never has more in "
                          "flight with its default --concurrency)",
+    "answers-swapped-under-load": "(shows only under load) a JSON answer made while 8 other POSTs are in flight is "
+                                  "replaced by the last answer to another request on the same path (another "
+                                  "request's tokens)",
     "streams-cut-under-load": "a running stream is cut (its connection closed mid-body) when another request "
                               "arrives, as llama-cpp-python's server does by default",
     "streams-ended-under-load": "a running completion stream ends with data: [DONE], no finish_reason given, when "
@@ -169,6 +172,7 @@ def check_names(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 # (tests/load/test_load.py proves both): fault -> the checks whose violations `infercheck load` reports
 UNDER_LOAD: dict[str, set[str]] = {
     "errors-under-load": {"status-code"},
+    "answers-swapped-under-load": {"cross-talk"},
 }
 
 
