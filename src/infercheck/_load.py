@@ -26,6 +26,7 @@ from .contract import profiles as _profiles
 from .engine.target import TargetError, choose_api, open_target
 from .load import distributed as _distributed
 from .load import document as _document
+from .load import page as _page
 from .load import workload as _workload
 from .load.tally import Tally
 from .reports.results import EXIT_INTERRUPTED
@@ -48,8 +49,8 @@ class Engine:
 
 
 def command(values: dict[str, Any], *, users: int, sweep: str | None, duration: float, spawn_rate: float | None,
-            slo_text: str | None, json_path: str | None, markdown_path: str | None, engine: Engine = Engine()
-            ) -> None:
+            slo_text: str | None, json_path: str | None, markdown_path: str | None, engine: Engine = Engine(),
+            html_path: str | None = None) -> None:
     console = Console(highlight=False, soft_wrap=True)
     if not _distributed.available():
         _die(_distributed.NEEDS)
@@ -64,6 +65,7 @@ def command(values: dict[str, Any], *, users: int, sweep: str | None, duration: 
         _die(str(exc))
     _writable("--json", json_path)
     _writable("--markdown", markdown_path)
+    _writable("--html", html_path)
     with ExitStack() as stack:
         try:
             target = open_target(stack, **{name: values[name] for name in TARGET}, faults=values["fault"], api=api,
@@ -101,7 +103,7 @@ def command(values: dict[str, Any], *, users: int, sweep: str | None, duration: 
         doc["verdict"] = {"status": "interrupted", "exit": EXIT_INTERRUPTED,
                           "summary": f"INTERRUPTED: {len(steps)} step(s) ended before Ctrl-C; nothing more was "
                                      "decided"}
-    _write(doc, json_path, markdown_path)
+    _write(doc, json_path, markdown_path, html_path)
     knee = doc["knee"]["users"]
     if steps and doc["verdict"]["status"] != "undecided":
         console.print(f"knee: {knee} users" if knee is not None else "knee: none (the first step broke the contract"
@@ -188,8 +190,10 @@ def _row(tally: Tally) -> str:
             f"{'-' if ttft is None else f'{ttft:.0f} ms':>8}  {'-' if e2e is None else f'{e2e:.0f} ms':>8}")
 
 
-def _write(doc: dict[str, Any], json_path: str | None, markdown_path: str | None) -> None:
+def _write(doc: dict[str, Any], json_path: str | None, markdown_path: str | None, html_path: str | None) -> None:
     try:
+        if html_path:
+            Path(html_path).write_text(_page.page(doc))
         if json_path:
             Path(json_path).write_text(json.dumps(doc, indent=2) + "\n")
         if markdown_path:

@@ -34,9 +34,11 @@ def _load(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
 
 @pytest.mark.slow
 def test_a_conformant_endpoint_keeps_the_contract_under_load(tmp_path):
-    md = tmp_path / "load.md"
-    proc, doc = _load(tmp_path, "--users", "4", "--duration", "1s", "--markdown", str(md))
+    md, page = tmp_path / "load.md", tmp_path / "load.html"
+    proc, doc = _load(tmp_path, "--users", "4", "--duration", "1s", "--markdown", str(md), "--html", str(page))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    html = page.read_text()
+    assert "CONFORMANT UNDER LOAD" in html and html.count("<svg") == 2 and "<script" not in html
     step, = doc["steps"]
     assert step["users"] == 4 and step["requests"] > len(doc["workload"]["cases"]) >= 20
     assert step["checked"] == step["conformant"] == step["requests"] and step["conformant_rate"] == 1

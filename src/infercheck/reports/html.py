@@ -16,7 +16,7 @@ from ..wire.metrics import percentile
 from .markdown import FIGURE_NAMES
 
 COLOURS = {"passed": "#cdebd3", "failed": "#f6c6c6", "deviation": "#fbe7a8", "skipped": "#e8e8e8", "error": "#e2c8f0"}
-_CSS = """
+CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #1d1d1f; }
 h1 { margin: 0 0 4px; font-size: 22px; } h2 { font-size: 17px; margin: 28px 0 8px; }
 .meta { color: #555; margin: 0 0 16px; }
@@ -54,7 +54,7 @@ def _evidence(quoted: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
-def _ticks(top: float) -> list[float]:
+def ticks(top: float) -> list[float]:
     if top <= 0:
         return [0.0]
     raw = top / 5
@@ -81,14 +81,14 @@ def chart(title: str, series: dict[str, list[float]]) -> str:
     if not values:
         out.append(f'<text x="{left}" y="{top_pad + 14}" fill="#777">no samples: no streamed answer carried text</text>')
         return "".join(out) + "</svg>"
-    ticks = _ticks(max(values))
-    span = ticks[-1] or 1.0
+    marks = ticks(max(values))
+    span = marks[-1] or 1.0
 
     def x(v: float) -> float:
         return left + (width - left - 20) * v / span
 
     axis_y = top_pad + row * len(series) + 4
-    for t in ticks:
+    for t in marks:
         out.append(f'<line x1="{x(t):.1f}" y1="{top_pad - 6}" x2="{x(t):.1f}" y2="{axis_y}" stroke="#e4e4e4"/>'
                    f'<text x="{x(t):.1f}" y="{axis_y + 16}" text-anchor="middle" fill="#555">{t:g}</text>')
     for i, (name, vs) in enumerate(series.items()):
@@ -149,7 +149,7 @@ def page(doc: dict[str, Any], *, title: str = "infercheck comparison") -> str:
     return "\n".join([
         "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         f'<p class="meta">infercheck {escape(doc["tool"]["version"])}; property seed {doc["seed"]}; targets run '
         f'{escape(doc["schedule"]["mode"])}ly: {escape(doc["schedule"]["why"])}</p>',
