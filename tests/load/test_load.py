@@ -59,16 +59,21 @@ def test_a_fault_under_load_is_found_by_load_and_missed_by_an_idle_run(tmp_path,
     assert results and not [r.render() for r in results if r.outcome in (Outcome.FAILED, Outcome.ERROR)]
     md = tmp_path / "load.md"
     proc, doc = _load(tmp_path, "--fault", fault, "--sweep", "2,24", "--duration", "1.5s", "--markdown", str(md))
-    assert proc.returncode == 1, proc.stdout + proc.stderr
     idle, loaded = doc["steps"]
-    assert idle["kept_contract"] and idle["violations"] == {} and doc["knee"] == {"users": 2}
+    assert idle["kept_contract"] and idle["violations"] == {}
     assert idle["determinism"]["compared"] > 0 and idle["determinism"]["differed"] == 0  # no false alarm
+    if not UNDER_LOAD[fault]:  # a finding, not a violation: greedy answers that differ under load
+        assert proc.returncode == 0 and loaded["kept_contract"] and loaded["determinism"]["differed"] > 0, proc.stdout
+        assert "determinism at 24 users" in proc.stdout and "Determinism at 24 users" in md.read_text()
+        return
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert doc["knee"] == {"users": 2}
     assert UNDER_LOAD[fault] <= set(loaded["violations"]) and not loaded["kept_contract"]
     assert loaded["conformant"] < loaded["requests"]
     for check in UNDER_LOAD[fault]:
         example = loaded["examples"][check]
-        assert example["severity"] == "critical" and example["curl"].startswith("curl ")
-        assert example["curl"] in md.read_text() and f"{check} (critical) at 24 users" in proc.stdout
+        assert example["curl"].startswith("curl ") and example["curl"] in md.read_text()
+        assert f"{check} ({example['severity']}) at 24 users" in proc.stdout
     assert doc["verdict"]["status"] == "not_conformant" and "from 24 users" in doc["verdict"]["summary"]
 
 

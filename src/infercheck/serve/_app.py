@@ -37,6 +37,12 @@ def create_app(*, api_key: str | None = None, model: str = DEFAULT_MODEL, faults
     return app
 
 
+_UNDER_LOAD = {"errors-under-load": "ErrorsUnderLoad", "answers-swapped-under-load": "SwappedUnderLoad",
+               "usage-miscounted-under-load": "UsageMiscountedUnderLoad",
+               "greedy-varies-under-load": "GreedyVariesUnderLoad",
+               "streams-ended-early-under-load": "StreamsEndedUnderLoad"}  # fault -> serve/_busy.py's middleware
+
+
 def _app(endpoint: Endpoint, task: str | None) -> Starlette:
     if task is not None and task not in TASKS:
         raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
@@ -51,12 +57,9 @@ def _app(endpoint: Endpoint, task: str | None) -> Starlette:
         from ._interrupt import InterruptStreams
 
         app.add_middleware(InterruptStreams, done="streams-ended-under-load" in faults)
-    if "errors-under-load" in faults:
-        from ._busy import ErrorsUnderLoad
+    for fault, middleware in _UNDER_LOAD.items():
+        if fault in faults:
+            from . import _busy
 
-        app.add_middleware(ErrorsUnderLoad)
-    if "answers-swapped-under-load" in faults:
-        from ._busy import SwappedUnderLoad
-
-        app.add_middleware(SwappedUnderLoad)
+            app.add_middleware(getattr(_busy, middleware))
     return app

@@ -109,3 +109,93 @@ class SwappedUnderLoad(_Crowded):
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+class _Rewritten(_Crowded):
+    """A JSON answer (not a stream) made while ``ROOM`` others are in flight is rewritten by ``rewrite``."""
+
+    async def crowded(self, scope: dict, receive: Any, send: Any) -> None:
+        start: dict = {}
+        body = b""
+
+        async def held(message: dict) -> None:
+            nonlocal start, body
+            if message["type"] == "http.response.start":
+                start = message
+                if not _is_json(message):
+                    start = {**message, "passed": True}
+                    await send(message)
+            elif start.get("passed"):
+                await send(message)
+            else:
+                body += message.get("body", b"")
+                if not message.get("more_body"):
+                    try:
+                        body = json.dumps(self.rewrite(json.loads(body))).encode()
+                    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+                        pass  # not an answer it rewrites: as it was
+                    headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+                    await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+                    await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, held)
+
+    def rewrite(self, doc: Any) -> Any:
+        raise NotImplementedError
+
+
+def _is_json(start: dict) -> bool:
+    return start["status"] == 200 and any(k.lower() == b"content-type" and v.startswith(b"application/json")
+                                          for k, v in start.get("headers", []))
+
+
+class UsageMiscountedUnderLoad(_Rewritten):
+    """``usage.completion_tokens`` and ``total_tokens`` count one token more than was generated."""
+
+    def rewrite(self, doc: Any) -> Any:
+        usage = doc["usage"]
+        usage["completion_tokens"] += 1
+        usage["total_tokens"] += 1
+        return doc
+
+
+class GreedyVariesUnderLoad(_Rewritten):
+    """A chat or text completion's first choice says its first two words the other way round (the same tokens, in
+    another order), as a greedy answer computed in another batch may; not a JSON text (a structured output would
+    break, which is not what this fault plants)."""
+
+    def rewrite(self, doc: Any) -> Any:
+        choice = doc["choices"][0]
+        holder, key = (choice["message"], "content") if "message" in choice else (choice, "text")
+        words = holder[key].split(" ")
+        if len(words) > 2 and words[0] != words[1] and not holder[key].lstrip().startswith(("{", "[")):
+            words[0], words[1] = words[1], words[0]
+            holder[key] = " ".join(words)
+        return doc
+
+
+class StreamsEndedUnderLoad(_Crowded):
+    """A completion stream begun while ``ROOM`` others are in flight ends with ``data: [DONE]`` after its first
+    event, before any finish_reason (as llama-cpp-python ends a stream another request interrupts)."""
+
+    async def crowded(self, scope: dict, receive: Any, send: Any) -> None:
+        state = {"streaming": False, "events": 0, "done": False}
+
+        async def held(message: dict) -> None:
+            if state["done"]:
+                return
+            if message["type"] == "http.response.start":
+                state["streaming"] = message["status"] == 200 and any(
+                    k.lower() == b"content-type" and v.startswith(b"text/event-stream")
+                    for k, v in message.get("headers", []))
+                await send(message)
+            elif state["streaming"] and scope["path"].endswith("/completions") and message.get("body"):
+                await send({**message, "more_body": True})
+                state["events"] += 1
+                if state["events"] >= 1:
+                    state["done"] = True
+                    await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+            else:
+                await send(message)
+
+        await self.app(scope, receive, held)
