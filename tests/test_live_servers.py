@@ -116,3 +116,21 @@ def test_a_default_run_reports_what_llama_server_gets_wrong():
     assert _outcomes(doc, "errors.tools-malformed", "status-code") == ["failed"]  # a 500 to a malformed tool
     assert _outcomes(doc, "errors.max-tokens-range", "status-code") == ["failed"]  # max_tokens -1 served
     assert any("sequence_number" in r["message"] for r in _failed(doc, "stream-chunk-schema"))
+
+
+def test_under_load_llama_cpp_pythons_interrupted_streams_are_a_rate_that_grows_with_the_users():
+    """The live job's sweep of the streamed cases at 1, 2 and 4 users (scripts/servers/llama-cpp-python.sh): alone,
+    every stream ends with its finish_reason; with a second user, the server stops a running stream when another
+    request arrives (interrupt_requests, on by default), and the load reports it as a rate, with an example."""
+    path = Path(LIVE or ".") / "llama-cpp-python" / "load.json"
+    assert path.is_file(), f"the live job left no {path}"
+    doc = json.loads(path.read_text())
+    assert _schemas.errors("load.json", doc) == [] and doc["workers"] == 1
+    steps = {s["users"]: s for s in doc["steps"]}
+    assert sorted(steps) == [1, 2, 4] and doc["verdict"]["status"] == "not_conformant" and doc["knee"]["users"] == 1
+
+    def rate(users: int) -> float:
+        return steps[users]["errors"].get("interrupted", 0) / steps[users]["requests"]
+
+    assert steps[1]["kept_contract"] and rate(1) == 0 < rate(2) and rate(4) > 0
+    assert "stream-finish-once" in steps[2]["violations"] and steps[2]["examples"]["stream-finish-once"]["curl"]

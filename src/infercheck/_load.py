@@ -50,7 +50,7 @@ class Engine:
 
 def command(values: dict[str, Any], *, users: int, sweep: str | None, duration: float, spawn_rate: float | None,
             slo_text: str | None, json_path: str | None, markdown_path: str | None, engine: Engine = Engine(),
-            html_path: str | None = None) -> None:
+            html_path: str | None = None, patterns: tuple[str, ...] = ()) -> None:
     console = Console(highlight=False, soft_wrap=True)
     if not _distributed.available():
         _die(_distributed.NEEDS)
@@ -77,9 +77,10 @@ def command(values: dict[str, Any], *, users: int, sweep: str | None, duration: 
         console.print(f"[bold]infercheck {__version__}[/] load on [cyan]{escape(where)}[/] model "
                       f"[cyan]{escape(target.model or '')}[/] profile [cyan]{escape(profile.name)}[/]"
                       + (f" with faults {', '.join(faults)}" if faults else ""))
-        works = _workload.prepare(target, profile, _workload.candidates(target, profile))
+        works = _workload.prepare(target, profile, _workload.candidates(target, profile, patterns))
         if not works:
-            _die(f"the {api} API has no case a load may repeat")
+            _die(f"no case of the {api} API that a load may repeat matches --case {' '.join(patterns)}; `infercheck "
+                 "cases` lists them" if patterns else f"the {api} API has no case a load may repeat")
         steps: list[Tally] = []
         excluded: list[dict[str, str]] = []
         interrupted, fleet = False, None

@@ -434,6 +434,8 @@ def _load_options(command: Any) -> Any:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the load document here "
                                                                             "(schemas/load.json).")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), help="Write a Markdown summary here.")
+@click.option("--case", "patterns", multiple=True, metavar="PATTERN",
+              help="Load only the cases whose id matches this shell-style pattern (repeatable; e.g. 'chat.*-stream').")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False),
               help="Write a self-contained HTML page here (charts of conformant rate, goodput and latency by users).")
 @click.option("--processes", type=click.IntRange(min=1), default=1, show_default=True,
@@ -449,7 +451,7 @@ def _load_options(command: Any) -> Any:
                                              "master's plan; every other option is the master's.")
 @click.option("--master-host", default="127.0.0.1", show_default=True, help="The master a worker connects to.")
 @_guarded
-def load(users, sweep, duration, spawn_rate, slo_text, json_path, markdown_path, html_path, processes, master,
+def load(users, sweep, duration, spawn_rate, slo_text, json_path, markdown_path, patterns, html_path, processes, master,
          expect_workers, master_bind_host, master_port, worker, master_host, **params):
     """Check every answer under load: USERS users (or a --sweep of levels) sending the suite's repeatable cases in a
     closed loop, each answer judged by every check that applies. Exit 0 when every step kept the contract, 1 when an
@@ -463,7 +465,8 @@ def load(users, sweep, duration, spawn_rate, slo_text, json_path, markdown_path,
     values = {s.name: params[s.param or s.name] for s in map(_settings.SETTINGS.get, _LOAD_SETTINGS)}
     engine = _load.Engine(processes, master, expect_workers, master_bind_host, master_port)
     _load.command(values, users=users, sweep=sweep, duration=duration, spawn_rate=spawn_rate, slo_text=slo_text,
-                  json_path=json_path, markdown_path=markdown_path, engine=engine, html_path=html_path)
+                  json_path=json_path, markdown_path=markdown_path, engine=engine, html_path=html_path,
+                  patterns=patterns)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
-"""``infercheck load`` on Locust, for more load than one process makes: Locust's master and workers (its
-master/worker protocol, its spawn control), each worker's users sending the workload through infercheck's one send
-path and judging their own answers; the master adds up the workers' tallies, step by step.
+"""``infercheck load``'s engine: Locust's master and workers (its master/worker protocol, its spawn control), each
+worker's users sending the workload through infercheck's one send path and judging their own answers; the master
+adds up the workers' tallies, step by step.
 
 This module runs only as a process of its own, started by ``distributed.process``: gevent's monkey-patching comes
-first, before anything else is imported (Locust needs it), but for ``select``. Locust's users are greenlets; infercheck's send path is asyncio: each
-worker runs one asyncio loop in a native thread, a user hands its request to that loop and waits for the answer
-without blocking the other users (a gevent async watcher wakes it), then judges the answer itself.
+first, before anything else is imported (Locust needs it), but for ``select``. Locust's users are greenlets;
+infercheck's send path is asyncio: each worker runs one asyncio loop in a native thread, a user hands its request to
+that loop, which sends it and judges the answer, and waits for both without blocking the other users (a gevent async
+watcher wakes it).
 
 The protocol, on Locust's custom messages: the master sends the plan (the target, the profile, the workload's cases)
 and waits until every worker answers ``ready``; for each step it announces the step (each worker starts a new

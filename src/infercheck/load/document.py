@@ -109,7 +109,7 @@ def markdown(doc: dict[str, Any]) -> str:
     """The document as Markdown, for a pull request: the verdict, a table of steps, one example per violation."""
     lines = [f"## infercheck load: {doc['verdict']['summary']}", "",
              f"Target `{doc['target'].get('base_url')}`, model `{doc['target'].get('model')}`, "
-             f"{len(doc['workload']['cases'])} requests in the mix, {doc['step_duration_s']:g} s a step. "
+             f"{len(doc['workload']['cases'])} request(s) in the mix, {doc['step_duration_s']:g} s a step. "
              f"Knee: {doc['knee']['users'] if doc['knee']['users'] is not None else 'none'}"
              + (" users." if doc['knee']['users'] is not None else "."), "",
              "| users | requests | conformant | violations | errors | req/s | goodput/s | TTFT p95 ms | "
@@ -118,7 +118,7 @@ def markdown(doc: dict[str, Any]) -> str:
         rate = step["conformant_rate"]
         lines.append(
             f"| {step['users']} | {step['requests']} | {'-' if rate is None else f'{rate:.1%}'} | "
-            f"{sum(step['violations'].values())} | {sum(step['errors'].values())} | "
+            f"{sum(step['violations'].values())} | {', '.join(f'{k} {v}' for k, v in step['errors'].items()) or 0} | "
             f"{step['throughput']['requests_per_s']:g} | {step['goodput']['requests_per_s']:g} | "
             f"{_ms(step['latency']['ttft_ms']['p95'])} | {_ms(step['latency']['e2e_ms']['p95'])} |")
     shown: set[str] = set()

@@ -63,14 +63,8 @@ class Tally:
 
     def add(self, exchange: Exchange, broken: list[Result], differed: bool | None = None, alone: str = "") -> None:
         """One answer, the results of its checks that broke the contract, and whether it said something else than
-        its request got ``alone`` (None: not compared)."""
+        its request got ``alone`` (None: not compared; counted for a conformant answer only)."""
         self.requests += 1
-        if differed is not None:
-            self.compared += 1
-            self.differed += differed
-            if differed and self.difference is None:
-                self.difference = {"case": exchange.case_id, "alone": alone, "under_load": _said(exchange),
-                                   "curl": exchange.curl()}
         kind = error_class(exchange)
         if kind is not None:
             self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -82,6 +76,12 @@ class Tally:
         if broken or kind is not None:
             return
         self.conformant += 1
+        if differed is not None:  # only a conformant answer is compared: a cut one differs for another reason
+            self.compared += 1
+            self.differed += differed
+            if differed and self.difference is None:
+                self.difference = {"case": exchange.case_id, "alone": alone, "under_load": _said(exchange),
+                                   "curl": exchange.curl()}
         figures = _metrics.samples([exchange])
         within = True
         for name in LATENCY:

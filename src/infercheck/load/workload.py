@@ -1,15 +1,17 @@
 """What ``infercheck load`` sends: the documented cases that may be repeated, each answered alone first.
 
 A case belongs to the workload when it asks for a success (a load is what production sends), is sent as it is
-written (not derived from another answer, not compared with a twin, not about authentication, not the copies of a
-case sent at once), generates within a bound when it generates at all, and the profile does not say the endpoint
-lacks it. Each is sent once alone before any load, and judged by every check that applies to it: one that breaks
-the contract alone is left out of the load, with its reason (``infercheck run`` reports it), so that what the load
-finds is what the load causes.
+written (not derived from another answer, not about authentication, not the copies of a case sent at once),
+generates within a bound when it generates at all, and the profile does not say the endpoint lacks it; ``--case``
+patterns choose among those. A check that compares an answer with its twin's (a stream with the same request not
+streamed) skips under load: the twin is not sent with it. Each is sent once alone before any load, and judged by
+every check that applies to it: one that breaks the contract alone is left out of the load, with its reason
+(``infercheck run`` reports it), so that what the load finds is what the load causes.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 
 from ..checks import base as _checks
@@ -37,12 +39,14 @@ class Work:
     alone: Exchange | None = None  # its answer sent alone, before any load
 
 
-def candidates(target: Target, profile: Profile) -> list[Case]:
-    """The cases of ``target``'s API that a load may repeat (see the module)."""
+def candidates(target: Target, profile: Profile, patterns: tuple[str, ...] = ()) -> list[Case]:
+    """The cases of ``target``'s API that a load may repeat (see the module); with ``patterns`` (shell-style, as
+    ``chat.*-stream``), those whose id matches one."""
     return [case for case in _cases.load(target.api)
             if selects(target.api, target.task, case.api, case.route) and case.method == "POST"
-            and case.expects_success and case.twin is None and case.derive is None and case.auth is None
-            and case.concurrent <= 1 and _cases.reservation(case) is not None and not profile.lacks(case)]
+            and case.expects_success and case.derive is None and case.auth is None
+            and case.concurrent <= 1 and _cases.reservation(case) is not None and not profile.lacks(case)
+            and (not patterns or any(fnmatch.fnmatchcase(case.id, p) for p in patterns))]
 
 
 def prepare(target: Target, profile: Profile, cases: list[Case]) -> list[Work]:
