@@ -221,7 +221,6 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="infercheck-load-locust")
     sub = parser.add_subparsers(dest="role", required=True)
     master = sub.add_parser("master")
-    master.add_argument("--plan", required=True)
     master.add_argument("--bind", default="*")
     master.add_argument("--port", type=int, default=5557)
     master.add_argument("--expect-workers", type=int, default=1)
@@ -232,8 +231,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.role == "worker":
         return _worker(args.master_host, args.master_port)
-    with open(args.plan) as f:
-        plan = json.load(f)
+    plan = json.load(sys.stdin)  # the plan comes on standard input (it may hold the key)
     return _master(plan, args.bind, args.port, args.expect_workers, args.wait)
 
 

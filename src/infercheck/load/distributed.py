@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -64,15 +62,14 @@ class Fleet:
         self._processes: list[subprocess.Popen] = []
 
     def __enter__(self) -> Fleet:
-        fd, self._plan_path = tempfile.mkstemp(prefix="infercheck-load-", suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.plan, f)
-        os.chmod(self._plan_path, 0o600)  # it may hold the key
+        # the plan goes to the master on its standard input: it may hold the key, which no file or command line shows
         self.master = subprocess.Popen(
-            process("master", "--plan", self._plan_path, "--bind", self.bind, "--port", str(self.port),
-                    "--expect-workers", str(self.expect), "--wait", str(self.wait)),
-            stdout=subprocess.PIPE, text=True)
+            process("master", "--bind", self.bind, "--port", str(self.port), "--expect-workers", str(self.expect),
+                    "--wait", str(self.wait)),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self._processes.append(self.master)
+        self.master.stdin.write(json.dumps(self.plan))
+        self.master.stdin.close()
         for _ in range(self.local):
             self._processes.append(subprocess.Popen(
                 process("worker", "--master-host", "127.0.0.1", "--master-port", str(self.port)),
@@ -106,7 +103,6 @@ class Fleet:
                 proc.wait()
         if self.master.stdout is not None:
             self.master.stdout.close()
-        os.unlink(self._plan_path)
 
 
 def worker(host: str, port: int) -> int:
