@@ -110,6 +110,12 @@ def command(values: dict[str, Any], *, users: int, sweep: str | None, duration: 
         console.print(f"knee: {knee} users" if knee is not None else "knee: none (the first step broke the contract"
                       + (" or the SLO)" if bounds else ")"))
     for step in doc["steps"]:
+        busy = step["load_generator"]
+        if busy["saturated"]:
+            console.print(f"[yellow]at {step['users']} users the load generator was the bottleneck[/]: its busiest "
+                          f"worker used {busy['cpu_percent']:g} % of a core (a worker uses one), so "
+                          "the figures of this step measure infercheck as much as the endpoint; add --processes or "
+                          "machines")
         same = step["determinism"]
         if same["differed"]:
             console.print(f"[yellow]determinism[/] at {step['users']} users: {same['differed']} of {same['compared']} "

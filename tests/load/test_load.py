@@ -46,6 +46,7 @@ def test_a_conformant_endpoint_keeps_the_contract_under_load(tmp_path):
     assert step["latency"]["ttft_ms"]["n"] > 0 and step["latency"]["e2e_ms"]["p99"] is not None
     assert step["goodput"]["good"] == step["requests"]  # no SLO: every conformant answer is good
     assert doc["knee"] == {"users": 4}
+    assert 0 < step["load_generator"]["cpu_percent"] <= 200  # the worker's own CPU use, measured over the step
     assert doc["verdict"]["status"] == "conformant" and doc["verdict"]["exit"] == 0
     assert "CONFORMANT UNDER LOAD" in proc.stdout and "knee: 4 users" in proc.stdout
     assert "| 4 |" in md.read_text()
@@ -162,6 +163,10 @@ def test_the_knee_is_the_highest_level_up_to_which_every_step_kept_contract_and_
     assert _document.knee([step(1), step(4, broken=True), step(16)]) == 1
     assert _document.knee([step(1, slow=True)]) is None
     assert _document.verdict([step(1), Tally(4)], [])["status"] == "undecided"
+    busy, idle = step(1), step(1)
+    busy.cpu, idle.cpu = [40.0, 95.5], [40.0, 60.0]  # two workers each: the busiest one decides
+    assert busy.saturated and busy.to_json()["load_generator"] == {"cpu_percent": 95.5, "saturated": True}
+    assert not idle.saturated and not Tally(1).saturated
     assert _document.verdict([step(1), step(4, broken=True)], [])["exit"] == 1
 
 

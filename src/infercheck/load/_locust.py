@@ -98,6 +98,7 @@ class Worker:
 
     def step(self, users: int) -> None:
         self.tally, self.closing = Tally(users, self.slo), False
+        self.began = (time.process_time(), time.perf_counter())
 
     def request(self, user: User) -> None:
         """One request of ``user``: sent, answered, judged into the step's tally."""
@@ -126,6 +127,8 @@ class Worker:
         self.closing = True
         while self.in_flight:
             gevent.sleep(0.01)
+        cpu, wall = time.process_time() - self.began[0], time.perf_counter() - self.began[1]
+        self.tally.cpu = [round(100 * cpu / wall, 1)] if wall > 0 else []  # this process, all its threads
         return self.tally.state()
 
 

@@ -22,6 +22,7 @@ from ..wire.exchange import Exchange
 from ..wire.transport import timed_out
 
 LATENCY = ("ttft_ms", "itl_ms", "e2e_ms")
+SATURATED = 90  # % of one core: Locust's own threshold for its CPU warning
 SLO_FIGURES = {"ttft": "ttft_ms", "itl": "itl_ms", "e2e": "e2e_ms"}
 
 
@@ -60,6 +61,7 @@ class Tally:
     compared: int = 0  # greedy answers compared with their request's answer alone
     differed: int = 0  # of those, the ones that said something else
     difference: dict[str, Any] | None = None  # the first of them
+    cpu: list[float] = field(default_factory=list)  # each worker's CPU use over the step, % of one core
 
     def add(self, exchange: Exchange, broken: list[Result], differed: bool | None = None, alone: str = "") -> None:
         """One answer, the results of its checks that broke the contract, and whether it said something else than
@@ -111,6 +113,7 @@ class Tally:
         self.compared += state["compared"]
         self.differed += state["differed"]
         self.difference = self.difference or state["difference"]
+        self.cpu.extend(state["cpu"])
 
     @property
     def kept_contract(self) -> bool:
@@ -137,11 +140,18 @@ class Tally:
             "goodput": {"requests_per_s": per_s(self.good), "good": self.good},
             "kept_contract": self.kept_contract, "kept_slo": self.kept_slo,
             "determinism": {"compared": self.compared, "differed": self.differed, "example": self.difference},
+            "load_generator": {"cpu_percent": max(self.cpu) if self.cpu else None, "saturated": self.saturated},
         }
+
+    @property
+    def saturated(self) -> bool:
+        """Whether the load generator's own CPU bounded the load: its busiest worker process used ``SATURATED`` % of
+        a core or more over the step (a worker's users share one core: its asyncio loop and its greenlets)."""
+        return bool(self.cpu) and max(self.cpu) >= SATURATED
 
 
 _STATE = ("requests", "conformant", "good", "output_tokens", "violations", "examples", "errors", "samples", "compared",
-          "differed", "difference")
+          "differed", "difference", "cpu")
 
 
 def _said(exchange: Exchange) -> str:
