@@ -1,9 +1,11 @@
-"""What the benchmarks share: an endpoint started in a process of its own on a free loopback port."""
+"""What the benchmarks share: an endpoint started in a process of its own on a free loopback port, and the reference
+endpoint's command."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +15,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def reference(port: int, *, ttft_ms: float = 0, itl_ms: float = 0) -> list[str]:
+    """``infercheck serve`` on ``port``, with that latency injected."""
+    return [sys.executable, "-m", "infercheck.cli", "serve", "--port", str(port), "--ttft-ms", str(ttft_ms),
+            "--itl-ms", str(itl_ms)]
 
 
 @contextmanager

@@ -18,7 +18,7 @@ import asyncio
 import json
 import sys
 
-from _serving import free_port, served
+from _serving import free_port, reference, served
 
 from infercheck.wire import metrics as _metrics
 from infercheck.wire import transport as _transport
@@ -56,8 +56,7 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     worst = 0.0
-    with served([sys.executable, "-m", "infercheck.cli", "serve", "--port", str(port), "--ttft-ms", str(args.ttft_ms),
-                 "--itl-ms", str(args.itl_ms)], port):
+    with served(reference(port, ttft_ms=args.ttft_ms, itl_ms=args.itl_ms), port):
         asyncio.run(send(requests(url, 8), 8))  # warm-up: imports, the endpoint's first answers
         print(f"injected: ttft {args.ttft_ms:g} ms, itl {args.itl_ms:g} ms; endpoint in its own process at {url}")
         print(f"{'concurrency':>11} {'figure':>8} {'injected':>9} {'p50':>8} {'p95':>8} {'error@p50':>10} {'n':>4}")

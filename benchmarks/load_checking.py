@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _serving import free_port, served
+from _serving import free_port, reference, served
 
 from infercheck.contract import profiles as _profiles
 from infercheck.engine.target import resolve
@@ -78,9 +78,8 @@ def main() -> int:
     args = parser.parse_args()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "infercheck.cli", "serve", "--port", str(port), "--ttft-ms", str(args.ttft_ms),
-               "--itl-ms", str(args.itl_ms)]
-    with served(command, port), tempfile.TemporaryDirectory() as tmp:
+    with served(reference(port, ttft_ms=args.ttft_ms, itl_ms=args.itl_ms), port), \
+            tempfile.TemporaryDirectory() as tmp:
         target = resolve(url + "/v1")
         profile = _profiles.load()
         works = _workload.prepare(target, profile, _workload.candidates(target, profile))

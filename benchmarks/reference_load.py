@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import httpx
 from _serving import free_port, served
+from _serving import reference as serve_command
 
 GOAL = 0.7
 MODEL = "infercheck-tiny"
@@ -96,7 +96,7 @@ def main() -> None:
         plain, streamed = Path(tmp) / "plain.json", Path(tmp) / "streamed.sse"
         port = free_port()
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        with served([sys.executable, "-m", "infercheck.cli", "serve", "--port", str(port)], port):
+        with served(serve_command(port), port):
             plain.write_bytes(httpx.post(url, json=PLAIN, timeout=30).content)
             streamed.write_bytes(httpx.post(url, json=STREAMED, timeout=30).content)
             reference = measure(url, args)
