@@ -8,8 +8,9 @@ Locust worker process each:
   as LLM load tools do (llm-locust drains each stream "without reading/parsing content");
 - ``infercheck load``: each answer sent through infercheck's send path and judged by every check of its case.
 
-It prints both rates and their ratio. Goal: infercheck load sends at least 0.7x the baseline's requests a second,
-measured in the same run.
+It prints both rates and their ratio, against the endpoint with latency injected (a model's, roughly) and without
+any (where the load generator's own cost per request is all there is). Goal: infercheck load sends at least 0.7x the
+baseline's requests a second, measured in the same run, in both.
 
 Usage: python benchmarks/load_checking.py [--users 32] [--seconds 10] [--ttft-ms 50] [--itl-ms 5]
 """
@@ -76,23 +77,24 @@ def main() -> int:
     parser.add_argument("--ttft-ms", type=float, default=50)
     parser.add_argument("--itl-ms", type=float, default=5)
     args = parser.parse_args()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with served(reference(port, ttft_ms=args.ttft_ms, itl_ms=args.itl_ms), port), \
-            tempfile.TemporaryDirectory() as tmp:
-        target = resolve(url + "/v1")
-        profile = _profiles.load()
-        works = _workload.prepare(target, profile, _workload.candidates(target, profile))
-        work = [(w.request.method, w.request.url.removeprefix(url), w.request.body.decode()) for w in works]
-        plain = baseline(url, work, args.users, args.seconds, Path(tmp))
-        rate = checked(url, args.users, args.seconds, Path(tmp))
-    ratio = rate / plain if plain else 0.0
-    print(f"{len(work)} requests in the mix, {args.users} users, {args.seconds} s, endpoint ttft {args.ttft_ms:g} ms "
-          f"itl {args.itl_ms:g} ms")
-    print(f"Locust FastHttpUser, nothing checked: {plain:8.1f} requests/s")
-    print(f"infercheck load, every answer checked: {rate:7.1f} requests/s")
-    print(f"ratio: {ratio:.2f}x (goal: at least 0.70x)")
-    return 0 if ratio >= 0.7 else 1
+    ratios = []
+    for ttft, itl in ((args.ttft_ms, args.itl_ms), (0.0, 0.0)):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        with served(reference(port, ttft_ms=ttft, itl_ms=itl), port), tempfile.TemporaryDirectory() as tmp:
+            target = resolve(url + "/v1")
+            profile = _profiles.load()
+            works = _workload.prepare(target, profile, _workload.candidates(target, profile))
+            work = [(w.request.method, w.request.url.removeprefix(url), w.request.body.decode()) for w in works]
+            plain = baseline(url, work, args.users, args.seconds, Path(tmp))
+            rate = checked(url, args.users, args.seconds, Path(tmp))
+        ratios.append(rate / plain if plain else 0.0)
+        print(f"{len(work)} requests in the mix, {args.users} users, {args.seconds} s, one worker process each; "
+              f"endpoint ttft {ttft:g} ms itl {itl:g} ms")
+        print(f"  Locust FastHttpUser, nothing checked:  {plain:8.1f} requests/s")
+        print(f"  infercheck load, every answer checked: {rate:8.1f} requests/s")
+        print(f"  ratio: {ratios[-1]:.2f}x (goal: at least 0.70x)")
+    return 0 if min(ratios) >= 0.7 else 1
 
 
 if __name__ == "__main__":

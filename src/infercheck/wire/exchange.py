@@ -114,7 +114,11 @@ class Response:
         return json.loads(self.body)
 
     def sse(self) -> _sse.Stream:
-        return _sse.decode(self.body)
+        """The body's SSE events, decoded once for the body (every check of a stream reads them)."""
+        decoded = self.__dict__.get("_sse")
+        if decoded is None or decoded[0] is not self.body:
+            decoded = self.__dict__["_sse"] = (self.body, _sse.decode(self.body))
+        return decoded[1]
 
 
 @dataclass

@@ -54,8 +54,10 @@ class Tls:
         if self.ca_bundle is not None:
             _context(self.ca_bundle)  # a bad bundle is a clear error before any request
 
-    def verify(self) -> ssl.SSLContext | bool:
-        return False if self.insecure else _context(self.ca_bundle) if self.ca_bundle else True
+    def verify(self) -> ssl.SSLContext:
+        """The SSL context of every client of a run: made once (httpx would load the trust store again for each
+        client, 30 ms each: a load's every user, a run's every copy sent at once has a client of its own)."""
+        return _insecure() if self.insecure else _context(self.ca_bundle) if self.ca_bundle else _trusted()
 
     def curl_options(self) -> tuple[str, ...]:
         """What curl needs to reproduce a request over the same trust: ``-k``, or ``--cacert PATH``."""
@@ -68,6 +70,16 @@ class Tls:
         if self.ca_bundle:
             return f"TLS certificates were verified against the CA bundle {self.ca_bundle} alone (--ca-bundle)"
         return None
+
+
+@cache
+def _trusted() -> ssl.SSLContext:
+    return httpx.create_ssl_context()  # as an httpx client with verify=True makes it (certifi, SSL_CERT_FILE)
+
+
+@cache
+def _insecure() -> ssl.SSLContext:
+    return httpx.create_ssl_context(verify=False)
 
 
 @cache
