@@ -105,12 +105,24 @@ def command(values: dict[str, Any], *, users: int, sweep: str | None, duration: 
                           "summary": f"INTERRUPTED: {len(steps)} step(s) ended before Ctrl-C; nothing more was "
                                      "decided"}
     _write(doc, json_path, markdown_path, html_path)
+    _report(console, doc, bool(bounds))
+    colour = {"conformant": "green", "not_conformant": "red"}.get(doc["verdict"]["status"], "yellow")
+    console.print(f"[bold {colour}]{escape(doc['verdict']['summary'])}[/]", soft_wrap=True)
+    sys.exit(doc["verdict"]["exit"])
+
+
+def _report(console: Console, doc: dict[str, Any], slo: bool) -> None:
+    """After the table: the knee, then per step what bounded or troubled it, and one line per check that failed."""
     knee = doc["knee"]["users"]
-    if steps and doc["verdict"]["status"] != "undecided":
+    if doc["steps"] and doc["verdict"]["status"] != "undecided":
         console.print(f"knee: {knee} users" if knee is not None else "knee: none (the first step broke the contract"
-                      + (" or the SLO)" if bounds else ")"))
+                      + (" or the SLO)" if slo else ")"))
     for step in doc["steps"]:
-        busy = step["load_generator"]
+        busy, unjudged = step["load_generator"], step["internal_errors"]
+        if unjudged["count"]:
+            console.print(f"[magenta]internal error[/] at {step['users']} users: {unjudged['count']} answers could not "
+                          f"be judged by {unjudged['example']['check']} (infercheck's own error, not the endpoint's): "
+                          f"{escape(unjudged['example']['message'].splitlines()[0])}")
         if busy["saturated"]:
             console.print(f"[yellow]at {step['users']} users the load generator was the bottleneck[/]: its busiest "
                           f"worker used {busy['cpu_percent']:g} % of a core (a worker uses one), so "
@@ -126,9 +138,6 @@ def command(values: dict[str, Any], *, users: int, sweep: str | None, duration: 
                           f"{step['violations'][check]} of {step['requests']} answers; e.g. {example['case']}: "
                           f"{escape(example['message'].splitlines()[0] if example['message'] else '')}",
                           soft_wrap=True)
-    colour = {"conformant": "green", "not_conformant": "red"}.get(doc["verdict"]["status"], "yellow")
-    console.print(f"[bold {colour}]{escape(doc['verdict']['summary'])}[/]", soft_wrap=True)
-    sys.exit(doc["verdict"]["exit"])
 
 
 def _fleet(engine: Engine, plan: dict[str, Any]) -> _distributed.Fleet:

@@ -170,6 +170,24 @@ def test_the_knee_is_the_highest_level_up_to_which_every_step_kept_contract_and_
     assert _document.verdict([step(1), step(4, broken=True)], [])["exit"] == 1
 
 
+def test_an_answer_infercheck_could_not_judge_is_never_a_violation_nor_conformant():
+    from infercheck.checks.base import Result
+    from infercheck.wire.exchange import Exchange, Request, Response
+
+    exchange = Exchange("chat.documented", Request("POST", "http://x/v1/chat/completions", {}, b"{}"),
+                        Response(200, {"content-type": "application/json"}, b"{}", 0.01))
+    crash = Result("response-schema", "chat.documented", Outcome.ERROR, "critical", "t", "internal error in check")
+    tally = Tally(2)
+    tally.add(exchange, [crash])
+    assert (tally.internal, tally.violations, tally.conformant, tally.kept_contract) == (1, {}, 0, False)
+    said = _document.verdict([tally], [])
+    assert said["status"] == "undecided" and said["exit"] == 2 and "could not be judged" in said["summary"]
+    failing = Result("status-code", "chat.documented", Outcome.FAILED, "critical", "t", "answered 500")
+    tally.add(exchange, [failing])
+    assert _document.verdict([tally], [])["status"] == "not_conformant"
+    assert tally.to_json()["internal_errors"]["example"]["check"] == "response-schema"
+
+
 def _port() -> int:
     import socket
 

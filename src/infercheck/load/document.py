@@ -2,7 +2,8 @@
 
 The verdict: ``conformant`` (exit 0) when every step kept the contract (no answer broke a check, every request was
 answered); ``not_conformant`` (exit 1) when an answer broke it or a request went unanswered or was refused under
-load; ``undecided`` (exit 2) when nothing could be sent (an empty workload, a step with no answer). The knee: the
+load; ``undecided`` (exit 2) when nothing could be sent (an empty workload, a step with no answer), or when the only
+answers not conformant are those infercheck's own error left unjudged (``internal_errors``). The knee: the
 highest level, of those tried from the lowest, up to which every step kept the contract and the SLO (when one is
 given).
 
@@ -69,16 +70,21 @@ def knee(steps: list[Tally]) -> int | None:
 def verdict(steps: list[Tally], excluded: list[dict[str, str]]) -> dict[str, Any]:
     """The run's verdict, its exit status and a sentence saying it."""
     requests = sum(s.requests for s in steps)
+    internal = sum(s.internal for s in steps)
     if not steps or any(s.requests == 0 for s in steps):
         status, said = "undecided", "UNDECIDED: a step sent no request, so the load decided nothing"
+    elif internal and not any(s.violations or s.errors for s in steps):
+        status = "undecided"
+        said = (f"UNDECIDED: {internal} of {requests} answers could not be judged (infercheck's own error; the JSON's "
+                "internal_errors says where), and no other answer broke the contract")
     elif all(s.kept_contract for s in steps):
         status = "conformant"
         said = (f"CONFORMANT UNDER LOAD: {requests} answers checked at {_levels(steps)} users, none broke the "
                 "contract")
     else:
         status = "not_conformant"
-        bad = sum(s.requests - s.conformant for s in steps)
-        first = next(s.users for s in steps if not s.kept_contract)
+        bad = sum(s.requests - s.conformant for s in steps) - internal
+        first = next(s.users for s in steps if s.violations or s.errors)
         said = (f"NOT CONFORMANT UNDER LOAD: {bad} of {requests} answers broke the contract or went unanswered "
                 f"(from {first} users)")
     if excluded and status != "undecided":

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..checks.base import Result
+from ..checks.base import Outcome, Result
 from ..wire import answers as _answers
 from ..wire import metrics as _metrics
 from ..wire.exchange import Exchange
@@ -62,6 +62,8 @@ class Tally:
     differed: int = 0  # of those, the ones that said something else
     difference: dict[str, Any] | None = None  # the first of them
     cpu: list[float] = field(default_factory=list)  # each worker's CPU use over the step, % of one core
+    internal: int = 0  # answers a check could not judge: infercheck's own error, not the endpoint's
+    internal_example: dict[str, Any] | None = None
 
     def add(self, exchange: Exchange, broken: list[Result], differed: bool | None = None, alone: str = "") -> None:
         """One answer, the results of its checks that broke the contract, and whether it said something else than
@@ -71,6 +73,11 @@ class Tally:
         if kind is not None:
             self.errors[kind] = self.errors.get(kind, 0) + 1
         for result in broken:
+            if result.outcome is Outcome.ERROR:  # infercheck's own error: this answer was not judged, not failed
+                self.internal += 1
+                self.internal_example = self.internal_example or {"case": result.case, "check": result.check,
+                                                                  "message": result.message}
+                continue
             self.violations[result.check] = self.violations.get(result.check, 0) + 1
             self.examples.setdefault(result.check, {
                 "case": result.case, "title": result.title, "severity": result.severity,
@@ -114,10 +121,12 @@ class Tally:
         self.differed += state["differed"]
         self.difference = self.difference or state["difference"]
         self.cpu.extend(state["cpu"])
+        self.internal += state["internal"]
+        self.internal_example = self.internal_example or state["internal_example"]
 
     @property
     def kept_contract(self) -> bool:
-        return self.requests > 0 and not self.violations and not self.errors
+        return self.requests > 0 and not self.violations and not self.errors and not self.internal
 
     @property
     def kept_slo(self) -> bool | None:
@@ -141,6 +150,7 @@ class Tally:
             "kept_contract": self.kept_contract, "kept_slo": self.kept_slo,
             "determinism": {"compared": self.compared, "differed": self.differed, "example": self.difference},
             "load_generator": {"cpu_percent": max(self.cpu) if self.cpu else None, "saturated": self.saturated},
+            "internal_errors": {"count": self.internal, "example": self.internal_example},
         }
 
     @property
@@ -151,7 +161,7 @@ class Tally:
 
 
 _STATE = ("requests", "conformant", "good", "output_tokens", "violations", "examples", "errors", "samples", "compared",
-          "differed", "difference", "cpu")
+          "differed", "difference", "cpu", "internal", "internal_example")
 
 
 def _said(exchange: Exchange) -> str:
