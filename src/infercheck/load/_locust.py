@@ -8,7 +8,8 @@ infercheck's send path is asyncio: each worker runs one asyncio loop in a native
 that loop, which sends it and judges the answer, and waits for both without blocking the other users (a gevent async
 watcher wakes it).
 
-The protocol, on Locust's custom messages: the master sends the plan (the target, the profile, the workload's cases)
+The protocol, on Locust's custom messages: each worker says hello once its handlers are in place; the master sends
+the plan (the target, the profile, the workload's cases)
 and waits until every worker answers ``ready``; for each step it announces the step (each worker starts a new
 tally), starts the users (Locust's ``start``), waits the duration, announces the step's end (each worker's users
 send nothing more; once their requests in flight are answered, the worker sends its tally), and stops the users once
@@ -42,8 +43,8 @@ from ..wire.transport import Tls, open_client
 from .tally import Tally
 from .workload import Work, against_alone, broken, judge, prepare
 
-PLAN, READY, STEP, STEP_END, TALLY = ("infercheck-plan", "infercheck-ready", "infercheck-step", "infercheck-step-end",
-                                      "infercheck-tally")
+HELLO, PLAN, READY, STEP, STEP_END, TALLY = ("infercheck-hello", "infercheck-plan", "infercheck-ready",
+                                             "infercheck-step", "infercheck-step-end", "infercheck-tally")
 
 
 class Loop:
@@ -162,6 +163,9 @@ def _worker(host: str, port: int) -> int:
     runner.register_message(STEP, lambda environment, msg, **kw: WORKER.step(msg.data["users"]))
     runner.register_message(STEP_END, lambda environment, msg, **kw: runner.send_message(
         TALLY, {"step": msg.data["step"], "state": WORKER.end()}), concurrent=True)
+    # Locust's worker is connected (and its master may count it) before these handlers exist: the master sends its
+    # plan to a worker once the worker says it can take it
+    runner.send_message(HELLO, None)
     runner.greenlet.join()
     return 0
 
@@ -169,8 +173,10 @@ def _worker(host: str, port: int) -> int:
 def _master(plan: dict[str, Any], host: str, port: int, expect: int, wait: float) -> int:
     env = Environment(user_classes=[CheckedUser])
     runner = env.create_master_runner(host, port)
+    hello: set[str] = set()  # the workers whose handlers are in place
     ready: dict[str, str | None] = {}
     tallies: dict[int, dict[str, dict[str, Any]]] = {}
+    runner.register_message(HELLO, lambda environment, msg, **kw: hello.add(msg.node_id))
     runner.register_message(READY, lambda environment, msg, **kw: ready.__setitem__(msg.node_id, msg.data["error"]))
     runner.register_message(TALLY, lambda environment, msg, **kw: tallies.setdefault(msg.data["step"], {})
                             .__setitem__(msg.node_id, msg.data["state"]))
@@ -179,22 +185,23 @@ def _master(plan: dict[str, Any], host: str, port: int, expect: int, wait: float
         print(json.dumps(what), flush=True)
 
     deadline = time.monotonic() + wait
-    while runner.worker_count < expect:
+    while len(hello) < expect:
         if time.monotonic() > deadline:
-            say(error=f"{runner.worker_count} of {expect} workers connected within {wait:.0f} s")
+            say(error=f"{len(hello)} of {expect} workers connected within {wait:.0f} s")
             return 2
         gevent.sleep(0.1)
-    runner.send_message(PLAN, plan)
-    while len(ready) < runner.worker_count:
+    for node in sorted(hello):
+        runner.send_message(PLAN, plan, client_id=node)
+    while len(ready) < len(hello):
         if time.monotonic() > deadline + 60:
-            say(error=f"{len(ready)} of {runner.worker_count} workers prepared the plan within 60 s")
+            say(error=f"{len(ready)} of {len(hello)} workers prepared the plan within 60 s")
             return 2
         gevent.sleep(0.05)
     failed = [why for why in ready.values() if why]
     if failed:
         say(error=f"a worker could not prepare the plan: {failed[0]}")
         return 2
-    say(workers=runner.worker_count)
+    say(workers=len(hello))
     for index, users in enumerate(plan["levels"]):
         runner.send_message(STEP, {"users": users})
         started = time.perf_counter()
