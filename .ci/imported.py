@@ -18,7 +18,9 @@ from pathlib import Path
 # dependencies the tests run as a command of their own rather than import: the command is their use
 RUN_AS_COMMANDS = {"import-linter": "tests/test_architecture.py runs its lint-imports over the library and copies of it",
                    "locust": "tests/load/test_load.py runs infercheck load, whose master and workers are Locust "
-                             "processes of their own"}
+                             "processes of their own",
+                   "gevent": "the Locust master and workers of infercheck load patch with it, in processes of their "
+                             "own (tests/load/test_load.py)"}
 
 
 def canonical(name: str) -> str:
