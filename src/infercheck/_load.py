@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from . import _settings
 from ._exit import KEYS as _KEYS
 from ._exit import die as _die
 from ._exit import writable as _writable
@@ -31,9 +32,6 @@ from .load import workload as _workload
 from .load.tally import Tally
 from .reports.results import EXIT_INTERRUPTED
 from .wire import aio as _aio
-
-TARGET = ("base_url", "api_key", "model", "timeout", "load_wait", "max_body", "max_events", "max_retries", "breaker",
-          "ca_bundle", "insecure")
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ def command(values: dict[str, Any], *, users: int, sweep: str | None, duration: 
     _writable("--html", html_path)
     with ExitStack() as stack:
         try:
-            target = open_target(stack, **{name: values[name] for name in TARGET}, faults=values["fault"], api=api,
+            target = open_target(stack, **{name: values[name] for name in _settings.OPENS_TARGET}, faults=values["fault"], api=api,
                                  task=task)
         except TargetError as exc:
             _die(str(exc))

@@ -120,6 +120,10 @@ RUN = "run"  # an option of `infercheck run`
 PLUGIN = "plugin"  # an option (--infercheck-NAME) and ini key (infercheck_NAME) of the pytest plugin
 FILE = "file"  # a top-level key of the configuration file
 TARGET = "target"  # a key of a [targets.NAME] table, an option of that target's `infercheck run` under compare
+# the settings that say which target is checked and how each request to it is bounded: engine.target.open_target's
+# keyword arguments, as run, the plugin and load give them
+OPENS_TARGET = ("base_url", "api_key", "model", "timeout", "load_wait", "max_body", "max_events", "max_retries",
+                "breaker", "ca_bundle", "insecure")
 EVERYWHERE = frozenset({RUN, PLUGIN, FILE, TARGET})
 NO_TARGET = frozenset({RUN, PLUGIN, FILE})
 OUTPUT = frozenset({RUN, FILE})  # the outputs pytest writes by its own options under the plugin

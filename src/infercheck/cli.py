@@ -190,9 +190,8 @@ def run(keyword, verbose, exitfirst, **params):
     started = time.perf_counter()
     with ExitStack() as stack:
         try:
-            target = open_target(stack, **{name: values[name] for name in (
-                "base_url", "api_key", "model", "timeout", "load_wait", "max_body", "max_events", "max_retries",
-                "breaker", "ca_bundle", "insecure")}, faults=values["fault"], api=api, task=task)
+            target = open_target(stack, **{name: values[name] for name in _settings.OPENS_TARGET},
+                                 faults=values["fault"], api=api, task=task)
         except TargetError as exc:
             _die(str(exc))
         faults = values["fault"]

@@ -160,9 +160,7 @@ class State:
         if preset is not None:
             return preset.target
         api, task = self.selection()
-        given = {name: value(self.config, name) for name in ("base_url", "api_key", "model", "timeout", "load_wait",
-                                                             "max_body", "max_events", "max_retries", "breaker",
-                                                             "ca_bundle", "insecure")}
+        given = {name: value(self.config, name) for name in _settings.OPENS_TARGET}
         return open_target(self.stack, faults=value(self.config, "fault"), api=api, task=task, **given)
 
     def start(self, collected: Iterable[pytest.Item]) -> Runner:
